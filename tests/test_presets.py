@@ -1,0 +1,56 @@
+"""Presets: the offline default, the course wiring (never downloaded), overrides and clear errors."""
+
+import pytest
+
+from helpers import presets
+from helpers.llm import KitTransformersLLM
+
+
+def test_offline_is_the_default_on_cpu(monkeypatch):
+    monkeypatch.delenv(presets.PRESET_ENV, raising=False)
+    assert presets.choose_preset().name == "offline"
+
+
+def test_environment_variable_overrides(monkeypatch):
+    monkeypatch.setenv(presets.PRESET_ENV, "course")
+    assert presets.choose_preset().name == "course"
+    assert presets.choose_preset("offline").name == "offline"
+
+
+def test_unknown_preset_and_role_are_clear():
+    with pytest.raises(ValueError, match="offline, course"):
+        presets.choose_preset("gpt-5")
+    with pytest.raises(ValueError, match="generator_a"):
+        presets.get_role("critic", "offline")
+
+
+def test_course_wiring_without_download(monkeypatch):
+    monkeypatch.setattr(presets, "ensure_offline_model", lambda: pytest.fail("offline model touched"))
+    a = presets.load_llm("generator_a", "course")
+    b = presets.load_llm("generator_b", "course")
+    judge = presets.load_llm("judge", "course")
+    assert isinstance(a, KitTransformersLLM)
+    assert (a.model, b.model) == ("HuggingFaceTB/SmolLM2-1.7B-Instruct", "Qwen/Qwen2.5-1.5B-Instruct")
+    assert judge.model == "HuggingFaceTB/SmolLM2-1.7B-Instruct"
+    assert a.torch_dtype == "bfloat16" and a.device_map == "auto" and a.cpu_threads is None
+    assert a.generation_kwargs["do_sample"] is False
+    assert a.model_name == "HuggingFaceTB/SmolLM2-1.7B-Instruct"
+    assert getattr(a, "_pipeline", None) is None  # nothing loaded, nothing downloaded
+
+
+def test_offline_llm_settings(fresh_cache, monkeypatch):
+    monkeypatch.setenv("KIT_CACHE_DIR", str(fresh_cache[0]))
+    a = presets.load_llm("generator_a", "offline")
+    b = presets.load_llm("generator_b", "offline", temperature=0.3)
+    assert a.model == str(fresh_cache[1])
+    assert a.cpu_threads == 1 and a.torch_dtype == "float32" and a.batch_size == 8
+    assert a.generation_kwargs["do_sample"] is False
+    assert b.generation_kwargs["do_sample"] is True and b.generation_kwargs["temperature"] == 0.3
+    assert a.model_name != b.model_name and "/" not in a.model_name  # no machine path in outputs
+
+
+def test_load_sets_one_thread(offline_llm):
+    import torch
+
+    assert torch.get_num_threads() == 1
+    assert offline_llm._pipeline._batch_size == 8
