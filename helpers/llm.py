@@ -37,3 +37,36 @@ class KitTransformersLLM(TransformersLLM):
         set_seed(self.seed)
         super().load()
         self._pipeline._batch_size = self.batch_size
+        if self._logits_processor:
+            self._logits_processor = [FreshStateProcessor(p) for p in self._logits_processor]
+
+
+class FreshStateProcessor:
+    """Wrap an outlines logits processor so that every new generation starts from a fresh state."""
+
+    # outlines 0.1.x processors remember where the first prompt ended (`_seq_start_idx`) and every
+    # state they walked through; distilabel 1.5.3 builds one processor at load() and reuses it, so
+    # only the first generation was constrained (1 valid JSON of 5 here). transformers calls the
+    # processor once per new token: a call whose ids do not extend the previous call's ids by one
+    # token belongs to a new generation (a new prompt, or a new batch), so reset the state there.
+
+    def __init__(self, processor):
+        self.processor = processor
+        self._previous = None
+
+    def __call__(self, input_ids, scores):
+        """Reset the wrapped processor at the start of a generation, then apply it."""
+        import torch
+
+        previous = self._previous
+        continues = (
+            previous is not None
+            and input_ids.shape[0] == previous.shape[0]
+            and input_ids.shape[1] == previous.shape[1] + 1
+            and torch.equal(input_ids[:, :-1], previous)
+        )
+        if not continues:
+            self.processor._seq_start_idx = None
+            self.processor._guide_states = {hash(tuple([])): self.processor.guide.initial_state}
+        self._previous = input_ids.detach().clone()
+        return self.processor(input_ids, scores)

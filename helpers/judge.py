@@ -1,0 +1,105 @@
+"""The LLM judge: UltraFeedback with a schema that keeps ratings present, in 1-5 and one per completion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from distilabel.steps.tasks import UltraFeedback
+
+from helpers.presets import load_llm
+
+RATINGS = [1, 2, 3, 4, 5]
+
+
+def build_rating_schema(num_completions: int, max_rationale_chars: int = 100) -> dict:
+    """Return the JSON schema of one judgement: exactly ``num_completions`` ratings in 1-5 and short rationales."""
+
+    def one_per_completion(items: dict) -> dict:
+        return {"type": "array", "items": items, "minItems": num_completions, "maxItems": num_completions}
+
+    return {
+        "title": "Judgement",
+        "type": "object",
+        "properties": {
+            "ratings": one_per_completion({"type": "integer", "enum": RATINGS}),
+            "rationales": one_per_completion({"type": "string", "minLength": 1, "maxLength": max_rationale_chars}),
+        },
+        "required": ["ratings", "rationales"],
+    }
+
+
+class KitUltraFeedback(UltraFeedback):
+    """distilabel UltraFeedback whose default structured output is bounded (see build_rating_schema)."""
+
+    # UltraFeedback's own schema is `{"ratings": [integer...], "rationales": [string...]}`: any
+    # integer, any length. A small judge filled it with 86 ratings until max_new_tokens cut the JSON.
+    # Overriding get_structured_output keeps `use_default_structured_output=True`, which is what
+    # makes UltraFeedback parse the JSON instead of running its text regex.
+    # Not `num_generations`: on a distilabel Task that means "LLM samples per input".
+    num_completions: int = 2
+    max_rationale_chars: int = 100
+    use_default_structured_output: bool = True
+
+    def get_structured_output(self) -> dict[str, Any]:
+        """Return the bounded schema for this task's number of completions."""
+        return build_rating_schema(self.num_completions, self.max_rationale_chars)
+
+
+def build_judge(
+    structured: bool = True, num_completions: int = 2, aspect: str = "overall-rating", preset: str | None = None, **kwargs
+) -> UltraFeedback:
+    """Return an UltraFeedback judge for the preset's judge model: bounded JSON if structured, else plain text."""
+    llm = load_llm("judge", preset)
+    if structured:
+        return KitUltraFeedback(llm=llm, aspect=aspect, num_completions=num_completions, **kwargs)
+    return UltraFeedback(llm=llm, aspect=aspect, use_default_structured_output=False, **kwargs)
+
+
+def rate(judge: UltraFeedback, rows: list[dict]) -> list[dict]:
+    """Rate rows of ``instruction`` + ``generations`` with a loaded judge; returns rows with ratings added."""
+    missing = [c for c in ("instruction", "generations") if rows and c not in rows[0]]
+    if missing:
+        hint = " (GroupColumns ghi ra `grouped_generation`: hãy đổi tên cột này thành `generations`)" if "grouped_generation" in rows[0] else ""
+        raise KeyError(f"Thiếu cột {missing} cho UltraFeedback{hint}.")
+    return next(judge.process([dict(row) for row in rows]))
+
+
+def rate_one_by_one(judge: UltraFeedback, rows: list[dict]) -> list[dict]:
+    """Rate every completion in its own judge call (a judge built with ``num_completions=1``)."""
+    singles = [{"instruction": r["instruction"], "generations": [g]} for r in rows for g in r["generations"]]
+    rated = iter(rate(judge, singles))
+    out = []
+    for row in rows:
+        parts = [next(rated) for _ in row["generations"]]
+        out.append(
+            {
+                **row,
+                "ratings": [p["ratings"][0] if p["ratings"] else None for p in parts],
+                "rationales": [p["rationales"][0] if p.get("rationales") else None for p in parts],
+            }
+        )
+    return out
+
+
+def score_with_token_probs(judge: UltraFeedback, rows: list[dict]) -> list[dict]:
+    """Rate every completion alone from the judge's next-token probabilities of "1".."5" (no text generated)."""
+    # The chapter's point that a score can be "a single token": TransformersLLM.generate returns only
+    # text, so the probabilities of the rating tokens need one forward pass of the loaded model itself.
+    # The prompt is UltraFeedback's own (one text), followed by the first words of its answer format.
+    import torch
+
+    pipe = judge.llm._pipeline
+    digits = [pipe.tokenizer.convert_tokens_to_ids(str(k)) for k in RATINGS]
+    values = torch.tensor(RATINGS, dtype=torch.float32)
+    out = []
+    for row in rows:
+        ratings = []
+        for generation in row["generations"]:
+            chat = judge.format_input({"instruction": row["instruction"], "generations": [generation]})
+            prompt = judge.llm.prepare_input(chat) + "#### Output for Text 1\nRating: "
+            ids = pipe.tokenizer(prompt, return_tensors="pt")
+            with torch.no_grad():
+                probs = pipe.model(**ids).logits[0, -1, digits].softmax(-1)
+            ratings.append(round(float((probs * values).sum()), 2))
+        out.append({**row, "ratings": ratings, "rationales": [None] * len(ratings)})
+    return out
