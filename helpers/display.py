@@ -55,3 +55,18 @@ def format_table(rows: list[dict], columns: list[str] | None = None) -> str:
     if not rows:
         return "(trống)"
     return pd.DataFrame(rows, columns=columns).to_string(index=False)
+
+
+def format_side_by_side(left: str, right: str, titles: tuple[str, str] = ("original", "evolved"), width: int = 56) -> str:
+    """Return two texts as two wrapped columns, for reading an original and its rewrite side by side."""
+    from itertools import zip_longest
+
+    def column(text: str) -> list[str]:
+        lines = []
+        for paragraph in text.strip().splitlines() or [""]:
+            lines.extend(textwrap.wrap(paragraph, width) or [""])
+        return lines
+
+    rows = [f"{titles[0]:<{width}} | {titles[1]}", f"{'-' * width}-+-{'-' * width}"]
+    rows += [f"{a:<{width}} | {b}".rstrip() for a, b in zip_longest(column(left), column(right), fillvalue="")]
+    return "\n".join(rows)

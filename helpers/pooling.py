@@ -6,6 +6,7 @@ from distilabel.pipeline import Pipeline
 from distilabel.steps import GroupColumns, LoadDataFromDicts
 from distilabel.steps.tasks import TextGeneration
 
+from helpers.pipelines import run_pipeline
 from helpers.presets import choose_preset, load_llm
 
 GENERATOR_ROLES = ("generator_a", "generator_b")
@@ -34,7 +35,7 @@ def build_pooling_pipeline(instructions: list[str], preset: str | None = None) -
 
 def run_pooling(instructions: list[str], preset: str | None = None) -> list[dict]:
     """Run the pooling pipeline (no cache) and return one dict per instruction."""
-    distiset = build_pooling_pipeline(instructions, preset).run(use_cache=False)
+    distiset = run_pipeline(build_pooling_pipeline(instructions, preset))
     rows = distiset["default"]["train"]
     return [
         {
