@@ -64,3 +64,25 @@ def to_dataset(pairs: list[dict], style: str = "standard", system_prompt: str | 
     # Explicit features keep the column types stable: all-None model names would otherwise be typed "null",
     # and an empty list of pairs would give a dataset with no columns at all.
     return Dataset.from_dict({name: [row[name] for row in rows] for name in features}, features=features)
+
+
+def write_summary(out_dir, dataset: Dataset, reports: dict) -> str:
+    """Write ``summary.json`` next to a saved dataset and return a short Vietnamese summary of it."""
+    import json
+    from collections import Counter
+    from pathlib import Path
+
+    from helpers.pairs import describe_report
+
+    out_dir = Path(out_dir)
+    summary = {
+        "rows": len(dataset),
+        "columns": dataset.column_names,
+        "chosen_models": dict(sorted(Counter(dataset["chosen_model"]).items())),
+        "reports": reports,
+    }
+    (out_dir / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
+    lines = [f"Tập dữ liệu: {len(dataset)} hàng, cột {', '.join(dataset.column_names)}."]
+    lines += [f"- {stage}: {describe_report(report)}" for stage, report in reports.items()]
+    lines += [f"- chosen do {model} viết: {count} hàng" for model, count in summary["chosen_models"].items()]
+    return "\n".join(lines)

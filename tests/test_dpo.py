@@ -162,3 +162,20 @@ def test_dpo_trainer_accepts_the_dataset(tokenizer, tmp_path, style):
     else:
         assert example["prompt_ids"] == tokenizer(PAIRS[0]["prompt"])["input_ids"]
         assert tokenizer.decode(example["chosen_ids"]) == "Thủ đô của Pháp là Paris.<|im_end|>"
+
+
+def test_write_summary_writes_json_and_describes_kept_and_dropped(tmp_path):
+    import json
+
+    from helpers.dpo import write_summary
+
+    pair = {"prompt": "q", "chosen": "good", "rejected": "bad", "score_chosen": 4.0, "score_rejected": 1.0,
+            "chosen_model": "B", "rejected_model": "A"}
+    dataset = to_dataset([pair, {**pair, "chosen_model": "A"}, pair], style="conversational")
+    report = {"rows": 4, "kept": 3, "dropped": {"tie": 1, "invalid_ratings": 0}, "empty_completions": 0}
+    text = write_summary(tmp_path, dataset, {"final": report})
+    saved = json.loads((tmp_path / "summary.json").read_text())
+    assert saved["rows"] == 3 and saved["chosen_models"] == {"A": 1, "B": 2}
+    assert saved["reports"]["final"]["dropped"]["tie"] == 1
+    assert "Giữ 3/4 hàng. Bỏ: 1 hàng hoà điểm." in text
+    assert "chosen do B viết: 2 hàng" in text
