@@ -11,21 +11,16 @@ from helpers.presets import load_llm
 RATINGS = [1, 2, 3, 4, 5]
 
 
-def build_rating_schema(num_completions: int, max_rationale_chars: int = 100) -> dict:
+def build_rating_schema(num_completions: int, max_rationale_chars: int = 100, with_rationales: bool = True) -> dict:
     """Return the JSON schema of one judgement: exactly ``num_completions`` ratings in 1-5 and short rationales."""
 
     def one_per_completion(items: dict) -> dict:
         return {"type": "array", "items": items, "minItems": num_completions, "maxItems": num_completions}
 
-    return {
-        "title": "Judgement",
-        "type": "object",
-        "properties": {
-            "ratings": one_per_completion({"type": "integer", "enum": RATINGS}),
-            "rationales": one_per_completion({"type": "string", "minLength": 1, "maxLength": max_rationale_chars}),
-        },
-        "required": ["ratings", "rationales"],
-    }
+    properties = {"ratings": one_per_completion({"type": "integer", "enum": RATINGS})}
+    if with_rationales:
+        properties["rationales"] = one_per_completion({"type": "string", "minLength": 1, "maxLength": max_rationale_chars})
+    return {"title": "Judgement", "type": "object", "properties": properties, "required": list(properties)}
 
 
 class KitUltraFeedback(UltraFeedback):
@@ -38,21 +33,34 @@ class KitUltraFeedback(UltraFeedback):
     # Not `num_generations`: on a distilabel Task that means "LLM samples per input".
     num_completions: int = 2
     max_rationale_chars: int = 100
+    # Ratings only, no critique: the chapter's cheaper "overall score" (fewer tokens to generate).
+    with_rationales: bool = True
     use_default_structured_output: bool = True
 
     def get_structured_output(self) -> dict[str, Any]:
         """Return the bounded schema for this task's number of completions."""
-        return build_rating_schema(self.num_completions, self.max_rationale_chars)
+        return build_rating_schema(self.num_completions, self.max_rationale_chars, self.with_rationales)
 
 
 def build_judge(
-    structured: bool = True, num_completions: int = 2, aspect: str = "overall-rating", preset: str | None = None, **kwargs
+    structured: bool = True,
+    num_completions: int = 2,
+    aspect: str = "overall-rating",
+    preset: str | None = None,
+    system_prompt: str | None = None,
+    **kwargs,
 ) -> UltraFeedback:
     """Return an UltraFeedback judge for the preset's judge model: bounded JSON if structured, else plain text."""
     llm = load_llm("judge", preset)
     if structured:
-        return KitUltraFeedback(llm=llm, aspect=aspect, num_completions=num_completions, **kwargs)
-    return UltraFeedback(llm=llm, aspect=aspect, use_default_structured_output=False, **kwargs)
+        judge = KitUltraFeedback(llm=llm, aspect=aspect, num_completions=num_completions, **kwargs)
+    else:
+        judge = UltraFeedback(llm=llm, aspect=aspect, use_default_structured_output=False, **kwargs)
+    if system_prompt is not None:
+        # UltraFeedback keeps its system prompt in a private attribute (formatted with `{no_texts}`)
+        # and has no field for it; setting it is the one way to iterate on the judge's system prompt.
+        judge._system_prompt = system_prompt.replace("{", "{{").replace("}", "}}")
+    return judge
 
 
 def rate(judge: UltraFeedback, rows: list[dict]) -> list[dict]:
@@ -103,3 +111,14 @@ def score_with_token_probs(judge: UltraFeedback, rows: list[dict]) -> list[dict]
             ratings.append(round(float((probs * values).sum()), 2))
         out.append({**row, "ratings": ratings, "rationales": [None] * len(ratings)})
     return out
+
+
+def count_valid_ratings(rows: list[dict]) -> tuple[int, int]:
+    """Return (valid ratings, completions): a rating counts if it is an integer 1-5 at its completion's place."""
+    valid = total = 0
+    for row in rows:
+        ratings = row.get("ratings") or []
+        total += len(row["generations"])
+        # A plain-text judge can return more or fewer ratings than completions: extra ones count for nothing.
+        valid += sum(1 for i in range(len(row["generations"])) if i < len(ratings) and ratings[i] in RATINGS)
+    return valid, total

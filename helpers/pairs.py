@@ -135,3 +135,13 @@ def describe_report(report: dict) -> str:
     if report.get("empty_completions"):
         text += f" Đã loại {report['empty_completions']} câu trả lời rỗng."
     return text
+
+
+def sweep_margins(rows: list[dict], margins: list[float], policy: str = "best-random-lower", seed: int = DEFAULT_SEED) -> list[dict]:
+    """Return, for each minimum margin, how many rows survive and how many are dropped for each reason."""
+    reports = [pick_pairs(rows, policy=policy, min_margin=margin, seed=seed)[1] for margin in margins]
+    reasons = [r for r in REASONS if any(report["dropped"][r] for report in reports)]
+    return [
+        {"min_margin": margin, "kept": report["kept"], **{r: report["dropped"][r] for r in reasons}}
+        for margin, report in zip(margins, reports)
+    ]

@@ -1,13 +1,12 @@
 """Execute notebooks and store only the outputs that nbval checks (cells marked NBVAL_CHECK_OUTPUT).
 
-Usage: python scripts/store_outputs.py notebooks/01_model_pooling.ipynb [...]
+Usage: python scripts/store_outputs.py notebooks/01_model_pooling.ipynb [...] [--executed-copy /tmp/executed]
 Every other cell is saved without outputs or execution counts, so the repository holds no timings,
 paths or progress bars, and nbval (lax mode) compares exactly the cells that are meant to be stable.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import nbformat
@@ -16,10 +15,13 @@ from nbclient import NotebookClient
 CHECK_MARK = "NBVAL_CHECK_OUTPUT"
 
 
-def store_outputs(path: Path, timeout: int = 1200) -> None:
+def store_outputs(path: Path, timeout: int = 1200, executed_copy: Path | None = None) -> None:
     """Run one notebook in its own folder and keep outputs of checked cells only."""
     nb = nbformat.read(path, as_version=4)
     NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    if executed_copy:  # everything the notebook showed, for a maintainer to read (never committed)
+        executed_copy.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, executed_copy / path.name)
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
@@ -33,6 +35,12 @@ def store_outputs(path: Path, timeout: int = 1200) -> None:
 
 
 if __name__ == "__main__":
-    for name in sys.argv[1:]:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Execute notebooks and keep only the outputs nbval checks.")
+    parser.add_argument("notebooks", nargs="+", type=Path)
+    parser.add_argument("--executed-copy", type=Path, help="also save the fully executed notebooks in this folder")
+    args = parser.parse_args()
+    for name in args.notebooks:
         print(f"executing {name}")
-        store_outputs(Path(name))
+        store_outputs(name, executed_copy=args.executed_copy)

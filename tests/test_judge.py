@@ -97,3 +97,14 @@ def test_sanity_rows_and_scores():
     assert score_judge(perfect)["accuracy"] == 1.0 and score_judge(perfect)["first_position_wins"] == 0.5
     broken = [{**rows[0], "ratings": [None, 3]}, {**rows[1], "ratings": [4, 4]}]
     assert score_judge(broken) == {"judgements": 2, "accuracy": 0.0, "ties": 1, "invalid": 1, "first_position_wins": None}
+
+
+def test_count_valid_ratings_counts_per_completion():
+    from helpers.judge import count_valid_ratings
+
+    rows = [
+        {"generations": ["a", "b"], "ratings": [None, None, None, None]},  # parsed sections != completions
+        {"generations": ["a", "b"], "ratings": [5, 0]},
+        {"generations": ["a", "b", "c"], "ratings": [3]},
+    ]
+    assert count_valid_ratings(rows) == (2, 7)
