@@ -35,8 +35,10 @@ def build_pooling_pipeline(instructions: list[str], preset: str | None = None) -
 
 def run_pooling(instructions: list[str], preset: str | None = None) -> list[dict]:
     """Run the pooling pipeline (no cache) and return one dict per instruction."""
-    distiset = run_pipeline(build_pooling_pipeline(instructions, preset))
-    rows = distiset["default"]["train"]
+    pipeline = build_pooling_pipeline(instructions, preset)
+    print(f"Đang tổng hợp {len(instructions)} hướng dẫn với hai bộ sinh (mỗi bộ sinh một tiến trình)...")
+    rows = run_pipeline(pipeline)["default"]["train"]
+    print(f"Xong: {len(rows)} hàng, mỗi hàng 2 phần hoàn thành.")
     return [
         {
             "instruction": row["instruction"],
