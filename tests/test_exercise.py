@@ -1,0 +1,41 @@
+"""The exercise as shipped: every TODO raises, and every check fails with the TODO message."""
+
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+EXERCISE = ROOT / "exercises" / "preference_dpo_dataset.ipynb"
+
+
+def test_untouched_exercise_fails_its_checks_with_todo_messages(tmp_path, monkeypatch):
+    monkeypatch.setenv("KIT_DATASET_DIR", str(tmp_path / "dataset"))
+    nb = nbformat.read(EXERCISE, as_version=4)
+    NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(EXERCISE.parent)}}).execute()
+    todo_errors, check_errors = [], {}
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        if "raise NotImplementedError" in cell.source:
+            assert errors and errors[0].ename == "NotImplementedError" and errors[0].evalue.startswith("TODO: ")
+            todo_errors.append(errors[0].evalue)
+        name = next((line.split(":", 1)[1].strip() for line in cell.source.splitlines() if line.startswith("# CHECK:")), None)
+        if name:
+            assert errors and errors[0].ename == "AssertionError", name
+            check_errors[name] = errors[0].evalue
+    assert len(todo_errors) == 6
+    assert list(check_errors) == ["pooled", "ratings", "pairs", "candidates", "final_pairs", "dataset"]
+    for name, message in check_errors.items():
+        assert "vẫn là None — hãy làm phần TODO" in message, (name, message)
+    assert not (tmp_path / "dataset").exists()  # nothing half-done was written
+
+
+def test_importing_helpers_leaves_plain_tracebacks():
+    import sys
+
+    import helpers  # noqa: F401
+
+    assert sys.excepthook is sys.__excepthook__
