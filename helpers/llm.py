@@ -40,7 +40,14 @@ class KitTransformersLLM(TransformersLLM):
         if self.cpu_threads:
             torch.set_num_threads(self.cpu_threads)
         set_seed(self.seed)
-        super().load()
+        try:
+            super().load()
+        except OSError as error:  # transformers' "not a local folder and the Hub is unreachable"
+            raise OSError(
+                f"Không tải được mô hình '{self.model}': không có thư mục này trên máy, và không tải được từ "
+                "Hugging Face Hub (không có mạng, HF_HUB_OFFLINE=1, hoặc tên mô hình sai). Trên máy không có GPU/mạng, "
+                "hãy dùng preset offline: đặt KIT_PRESET=offline (hoặc load_llm(role, 'offline'))."
+            ) from error
         self._pipeline._batch_size = self.batch_size
         if self._logits_processor:
             self._logits_processor = [FreshStateProcessor(p) for p in self._logits_processor]
