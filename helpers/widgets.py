@@ -1,0 +1,264 @@
+"""Interactive notebook controls: pooling on the learner's own instruction, and a preference-pair explorer."""
+
+from __future__ import annotations
+
+import html
+import random
+
+import ipywidgets as widgets
+from distilabel.pipeline import Pipeline
+from distilabel.steps import GroupColumns, LoadDataFromDicts
+from distilabel.steps.tasks import TextGeneration
+
+from helpers.pairs import DEFAULT_SEED, POLICIES, REASON_LABELS, TIE_MODES, describe_report, pick_pair, pick_pairs
+from helpers.pipelines import run_pipeline
+from helpers.pooling import GENERATOR_ROLES
+from helpers.presets import PRESETS, choose_preset, load_llm
+
+CHOSEN_COLOR, REJECTED_COLOR, OTHER_COLOR, MODEL_COLOR = "#2e7d32", "#c62828", "#9e9e9e", "#1565c0"
+WIDE = widgets.Layout(width="100%")
+LABEL_STYLE = {"description_width": "150px"}
+
+
+def build_custom_pooling_pipeline(
+    instructions: list[str],
+    preset: str | None = None,
+    *,
+    temperature_b: float | None = None,
+    system_prompt_a: str | None = None,
+    system_prompt_b: str | None = None,
+    max_new_tokens: int | None = None,
+) -> Pipeline:
+    """Build the pooling pipeline of helpers.pooling with the learner's generation settings and system prompts."""
+    if not instructions or not all(text.strip() for text in instructions):
+        raise ValueError("Hướng dẫn (instruction) đang trống: hãy nhập một câu hỏi.")
+    chosen = choose_preset(preset)
+    prompts = {"generator_a": system_prompt_a, "generator_b": system_prompt_b}
+    with Pipeline(name="model-pooling-widget") as pipeline:
+        data = LoadDataFromDicts(data=[{"instruction": text} for text in instructions])
+        generators = []
+        for role in GENERATOR_ROLES:
+            generation = {} if max_new_tokens is None else {"max_new_tokens": int(max_new_tokens)}
+            if role == "generator_b" and temperature_b is not None:
+                # 0 means greedy decoding; transformers ignores temperature unless it samples.
+                sampled = temperature_b > 0
+                generation.update(do_sample=sampled, temperature=float(temperature_b) if sampled else 1.0)
+            prompt = prompts[role] if prompts[role] is not None else chosen.roles[role].system_prompt
+            generators.append(
+                TextGeneration(
+                    name=f"generate_{role.removeprefix('generator_')}",
+                    llm=load_llm(role, chosen.name, **generation),
+                    system_prompt=(prompt or "").strip() or None,
+                )
+            )
+        group = GroupColumns(columns=["generation", "model_name"])
+        data >> generators >> group
+    return pipeline
+
+
+def run_custom_pooling(instruction: str, preset: str | None = None, **settings) -> dict:
+    """Run the custom pooling pipeline on one instruction and return its row (instruction, generations, models)."""
+    rows = run_pipeline(build_custom_pooling_pipeline([instruction], preset, **settings))["default"]["train"]
+    row = rows[0]
+    return {
+        "instruction": row["instruction"],
+        "grouped_generation": list(row["grouped_generation"]),
+        "grouped_model_name": list(row["grouped_model_name"]),
+    }
+
+
+def read_role_defaults(preset: str) -> dict:
+    """Return the control values a preset starts with: B's temperature (0 = greedy), system prompts, max tokens."""
+    roles = PRESETS[preset].roles
+    b = roles["generator_b"].generation
+    return {
+        "temperature_b": float(b["temperature"]) if b.get("do_sample") else 0.0,
+        "system_prompt_a": roles["generator_a"].system_prompt or "",
+        "system_prompt_b": roles["generator_b"].system_prompt or "",
+        "max_new_tokens": int(roles["generator_a"].generation["max_new_tokens"]),
+    }
+
+
+def render_completion(title: str, text: str | None, color: str = OTHER_COLOR, note: str = "") -> str:
+    """Return one completion as an HTML card with a colored border, a title and an optional note."""
+    body = html.escape(text) if text else "<i>(trống)</i>"
+    extra = f"<div style='color:#555;margin-top:4px'>{note}</div>" if note else ""
+    return (
+        f"<div style='border:2px solid {color};border-radius:6px;padding:6px 8px;margin:4px 0'>"
+        f"<b style='color:{color}'>{title}</b>"
+        f"<div style='white-space:pre-wrap;margin-top:4px'>{body}</div>{extra}</div>"
+    )
+
+
+class PoolingControls:
+    """State and widgets of pooling_controls(): settings, the run button, progress and the two completions."""
+
+    def __init__(self, preset: str | None = None):
+        start = choose_preset(preset).name
+        self.result: dict | None = None
+        self.error: str | None = None
+        self.preset = widgets.Dropdown(options=list(PRESETS), value=start, description="Preset:", style=LABEL_STYLE)
+        self.temperature = widgets.FloatSlider(
+            min=0.0, max=1.5, step=0.05, description="Nhiệt độ (B):", style=LABEL_STYLE, readout_format=".2f",
+            layout=widgets.Layout(width="480px"),
+        )
+        self.system_a = widgets.Textarea(description="System prompt A:", style=LABEL_STYLE, layout=WIDE, rows=2)
+        self.system_b = widgets.Textarea(description="System prompt B:", style=LABEL_STYLE, layout=WIDE, rows=2)
+        self.max_tokens = widgets.BoundedIntText(min=1, max=1024, description="max_new_tokens:", style=LABEL_STYLE)
+        self.instruction = widgets.Textarea(
+            value="What is synthetic data?", description="Hướng dẫn:", style=LABEL_STYLE, layout=WIDE, rows=2
+        )
+        self.button = widgets.Button(description="Chạy", button_style="primary", icon="play")
+        self.progress = widgets.IntProgress(min=0, max=3, value=0, description="Tiến độ:", style=LABEL_STYLE)
+        self.status = widgets.HTML("Nhập một câu hỏi rồi bấm <b>Chạy</b>.")
+        self.panes = widgets.HBox([], layout=WIDE)
+        self.fill_defaults()
+        self.preset.observe(lambda change: self.fill_defaults(), names="value")
+        self.button.on_click(lambda button: self.run())
+        settings = widgets.VBox([self.preset, self.temperature, self.max_tokens, self.system_a, self.system_b])
+        self.root = widgets.VBox(
+            [settings, self.instruction, widgets.HBox([self.button, self.progress]), self.status, self.panes]
+        )
+        self.root.controls = self
+
+    def fill_defaults(self) -> None:
+        """Put the selected preset's own settings into the controls."""
+        defaults = read_role_defaults(self.preset.value)
+        self.temperature.value = defaults["temperature_b"]
+        self.system_a.value = defaults["system_prompt_a"]
+        self.system_b.value = defaults["system_prompt_b"]
+        self.max_tokens.value = defaults["max_new_tokens"]
+
+    def read_settings(self) -> dict:
+        """Return the generation settings the controls hold, as keyword arguments of run_custom_pooling."""
+        return {
+            "temperature_b": self.temperature.value,
+            "system_prompt_a": self.system_a.value,
+            "system_prompt_b": self.system_b.value,
+            "max_new_tokens": self.max_tokens.value,
+        }
+
+    def run(self) -> None:
+        """Run the pooling on the instruction (button disabled meanwhile) and show both completions or the error."""
+        self.result, self.error, self.panes.children = None, None, ()
+        if not self.instruction.value.strip():
+            self.show_error("Hãy nhập một câu hỏi vào ô «Hướng dẫn» trước khi bấm Chạy.")
+            return
+        self.button.disabled, self.progress.bar_style, self.progress.value = True, "info", 1
+        self.status.value = "⏳ Đang tải hai bộ sinh và sinh câu trả lời (mô hình offline: khoảng 20–60 giây)..."
+        try:
+            # Looked up at call time so tests can replace the runner with a fast fake.
+            self.result = run_custom_pooling(self.instruction.value.strip(), self.preset.value, **self.read_settings())
+            self.progress.value = 2
+            self.show_result(self.result)
+            self.progress.value, self.progress.bar_style = 3, "success"
+            self.status.value = "✅ Xong: hai câu trả lời cho cùng một hướng dẫn."
+        except Exception as error:  # shown in the UI: a click handler's traceback would be lost
+            self.show_error(f"Không chạy được ({type(error).__name__}): {html.escape(str(error))}")
+        finally:
+            self.button.disabled = False
+
+    def show_result(self, row: dict) -> None:
+        """Show the two completions side by side, each under its model label."""
+        names = row.get("grouped_model_name") or [""] * len(row["grouped_generation"])
+        self.panes.children = [
+            widgets.HTML(render_completion(f"{'AB'[i] if i < 2 else i}: {html.escape(name or '')}", text, MODEL_COLOR),
+                         layout=widgets.Layout(width="50%"))
+            for i, (text, name) in enumerate(zip(row["grouped_generation"], names))
+        ]
+
+    def show_error(self, message: str) -> None:
+        """Show an error message in Vietnamese in place of the result."""
+        self.error = message
+        self.progress.value, self.progress.bar_style = 0, "danger"
+        self.status.value = f"<span style='color:{REJECTED_COLOR}'>❌ {message}</span>"
+
+
+def pooling_controls(preset: str | None = None) -> widgets.VBox:
+    """Return the pooling UI: preset, B's temperature, system prompts, max tokens, an instruction and a run button."""
+    return PoolingControls(preset).root
+
+
+def pick_row_results(rows: list[dict], policy: str, min_margin: float, seed: int = DEFAULT_SEED, ties: str = "drop") -> list:
+    """Return pick_pair's result for every row, drawn in order from one seeded generator exactly as pick_pairs does."""
+    rng = random.Random(seed)
+    return [pick_pair(row, policy, min_margin, rng, ties=ties) for row in rows]
+
+
+def find_index(row: dict, text: str, score: float) -> int | None:
+    """Return the index of the first completion with this text and rating."""
+    return next(
+        (i for i, (g, r) in enumerate(zip(row["generations"], row["ratings"])) if g == text and float(r) == score), None
+    )
+
+
+class PreferenceExplorer:
+    """State and widgets of preference_explorer(): one prompt's rated completions and the pair-policy controls."""
+
+    def __init__(self, rated_rows: list[dict], policy: str = "best-worst", min_margin: float = 0.0):
+        self.rows = list(rated_rows)
+        if not self.rows:
+            raise ValueError("Danh sách hàng đã chấm điểm đang trống.")
+        self.pairs: list[dict] = []
+        self.report: dict = {}
+        self.results: list = []
+        self.row = widgets.Dropdown(
+            options=[(f"{i + 1}. {str(r.get('instruction', ''))[:70]}", i) for i, r in enumerate(self.rows)],
+            value=0, description="Hướng dẫn:", style=LABEL_STYLE, layout=widgets.Layout(width="95%"),
+        )
+        self.policy = widgets.ToggleButtons(options=list(POLICIES), value=policy, description="Chiến lược:", style=LABEL_STYLE)
+        self.ties = widgets.Dropdown(options=list(TIE_MODES), value=TIE_MODES[0], description="Khi hoà điểm:", style=LABEL_STYLE)
+        self.margin = widgets.FloatSlider(
+            value=min_margin, min=0.0, max=4.0, step=0.5, description="Chênh lệch tối thiểu:", style=LABEL_STYLE,
+            layout=widgets.Layout(width="480px"),
+        )
+        self.count = widgets.HTML()
+        self.count.add_class("kit-pair-count")
+        self.summary = widgets.HTML()
+        self.cards = widgets.HTML()
+        for control in (self.row, self.policy, self.ties, self.margin):
+            control.observe(lambda change: self.refresh(), names="value")
+        controls = widgets.VBox([self.policy, self.ties, self.margin, self.count, self.summary])
+        self.root = widgets.VBox([controls, self.row, self.cards])
+        self.root.add_class("kit-preference-explorer")
+        self.root.controls = self
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Recompute the pairs for the current controls, then the count label and the selected prompt's cards."""
+        options = {"policy": self.policy.value, "min_margin": self.margin.value, "ties": self.ties.value}
+        self.pairs, self.report = pick_pairs(self.rows, **options)
+        self.results = pick_row_results(self.rows, **options)
+        self.count.value = f"<b>{self.report['kept']}/{self.report['rows']} cặp còn lại</b>"
+        self.summary.value = html.escape(describe_report(self.report))
+        self.cards.value = self.render_row(self.row.value)
+
+    def render_row(self, index: int) -> str:
+        """Return the HTML of one prompt: its completions with ratings and rationales, chosen and rejected colored."""
+        row, result = self.rows[index], self.results[index]
+        chosen = rejected = None
+        if isinstance(result, dict):
+            chosen = find_index(row, result["chosen"], result["score_chosen"])
+            rejected = find_index(row, result["rejected"], result["score_rejected"])
+            verdict = f"<span style='color:{CHOSEN_COLOR}'>Hàng này cho một cặp: chosen (xanh) và rejected (đỏ).</span>"
+        else:
+            verdict = f"<span style='color:{REJECTED_COLOR}'>Hàng này bị bỏ: {REASON_LABELS[result]}.</span>"
+        generations = row.get("generations") or []
+        ratings = row.get("ratings") if isinstance(row.get("ratings"), list) else []
+        rationales = row.get("rationales") if isinstance(row.get("rationales"), list) else []
+        models = row.get("generation_models") if isinstance(row.get("generation_models"), list) else []
+        cards = [f"<p><b>{html.escape(str(row.get('instruction', '')))}</b></p><p>{verdict}</p>"]
+        for i, text in enumerate(generations):
+            role, color = {chosen: ("chosen", CHOSEN_COLOR), rejected: ("rejected", REJECTED_COLOR)}.get(i, ("", OTHER_COLOR))
+            model = html.escape(str(models[i])) if i < len(models) and models[i] else f"vị trí {i + 1}"
+            rating = ratings[i] if i < len(ratings) else None
+            title = f"{'ABCDEFGH'[i] if i < 8 else i} · {model} · điểm {rating}" + (f" · {role}" if role else "")
+            rationale = rationales[i] if i < len(rationales) and rationales[i] else ""
+            note = f"Lý do: {html.escape(str(rationale))}" if rationale else ""
+            cards.append(render_completion(title, text, color, note))
+        return "".join(cards)
+
+
+def preference_explorer(rated_rows: list[dict], policy: str = "best-worst", min_margin: float = 0.0) -> widgets.VBox:
+    """Return the explorer of rated rows: completions, ratings and rationales, pair policy, ties and minimum margin."""
+    return PreferenceExplorer(rated_rows, policy, min_margin).root
