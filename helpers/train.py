@@ -1,0 +1,228 @@
+"""Bridge to training: a few dozen DPO steps with TRL on the kit's own dataset, on a 2-core CPU."""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+from datasets import Dataset, load_from_disk
+from trl import DPOConfig, DPOTrainer
+
+from helpers.models import ensure_offline_model
+from helpers.presets import GREEDY
+
+DATASET_ENV = "KIT_DATASET_DIR"
+DEFAULT_DATASET_DIR = Path(__file__).resolve().parents[1] / "data" / "preference_dpo_dataset"
+TRAIN_COLUMNS = ("prompt", "chosen", "rejected")
+# Measured on the 2-core test machine with other jobs running: a training step took 2-5x longer and a
+# 64-token answer 6x longer (30 s vs 5 s) with 2 threads than with 1 (threads wait for each other when a
+# core is busy), so 1, like the offline preset, for training and for the before/after answers.
+TRAIN_THREADS = 1
+# Only the last transformer blocks learn (SmolLM2-135M has 30): backward stops there and AdamW keeps
+# state for ~10% of the weights: in one measurement here, peak RAM fell from 3.6 GB to 2.1 GB and a step
+# got several times faster (the machine was busy, so the exact ratio is unreliable).
+TRAINABLE_LAYERS = 4
+# The instructions of solutions/preference_dpo_dataset.ipynb, for the fallback dataset.
+FALLBACK_INSTRUCTIONS = [
+    "What is synthetic data?",
+    "Give three tips for writing a clear email.",
+    "Why is the sky blue?",
+    "Explain what a preference dataset is.",
+    "How do I make a cup of green tea?",
+    "What is the difference between weather and climate?",
+]
+
+
+def make_cpu_dpo_config(output_dir: str | os.PathLike, **overrides) -> DPOConfig:
+    """Return a DPOConfig sized for a 2-core CPU: 128 tokens, one pair per step, 30 steps, no checkpoints."""
+    settings = dict(
+        # trl 1.16 has no max_prompt_length any more: max_length caps prompt + completion together
+        # (keep_start: the prompt is kept, the answer's tail is cut). With the chat template the kit's
+        # pairs are 95-170 tokens; 128 keeps every prompt and the first ~90 tokens of each answer.
+        max_length=128,
+        per_device_train_batch_size=1,
+        gradient_accumulation_steps=1,
+        max_steps=30,  # 6 pairs, one per step: 5 passes over the kit's dataset, ~1.5 s a step
+        learning_rate=1e-5,  # TRL's default 1e-6 suits long full fine-tuning, not 30 steps on 4 blocks
+        lr_scheduler_type="constant",
+        beta=0.1,
+        # The reference is the starting model: its log-probabilities are computed once before the
+        # first step, so no second copy of the model stays in memory and each step does one forward less.
+        precompute_ref_log_probs=True,
+        logging_steps=1,
+        disable_tqdm=True,  # one printed line of metrics per step instead of a progress bar
+        save_strategy="no",
+        report_to="none",
+        seed=42,
+        data_seed=42,
+        use_cpu=True,
+        bf16=False,
+        fp16=False,
+        dataloader_num_workers=0,
+    )
+    settings.update(overrides)
+    return DPOConfig(output_dir=str(output_dir), **settings)
+
+
+def build_preference_dataset(instructions: list[str] | None = None) -> Dataset:
+    """Build a small conversational DPO dataset offline with the exercise's 🐕 path: pooling, judge, pick_pairs."""
+    from helpers.dpo import to_dataset
+    from helpers.judge import build_judge, rate
+    from helpers.pairs import pick_pairs
+    from helpers.pooling import run_pooling
+
+    rows = run_pooling(instructions or FALLBACK_INSTRUCTIONS)
+    judge_rows = [
+        {"instruction": r["instruction"], "generations": r["grouped_generation"], "generation_models": r["grouped_model_name"]}
+        for r in rows
+    ]
+    judge = build_judge(structured=True, num_completions=2)
+    judge.load()
+    pairs, _ = pick_pairs(rate(judge, judge_rows), policy="best-worst")
+    return to_dataset(pairs, style="conversational")
+
+
+def load_preference_dataset(path: str | os.PathLike | None = None) -> tuple[Dataset, str]:
+    """Return the kit's saved DPO dataset and a note on where it came from; build a small one if none is saved."""
+    folder = Path(path or os.environ.get(DATASET_ENV) or DEFAULT_DATASET_DIR)
+    if (folder / "dataset_info.json").is_file():
+        dataset = load_from_disk(str(folder))
+        return dataset, f"Đọc tập dữ liệu đã lưu ở {folder}: {len(dataset)} cặp."
+    dataset = build_preference_dataset()
+    note = (
+        f"Không tìm thấy tập dữ liệu ở {folder} (chạy `make dataset` hoặc notebook lời giải để tạo). "
+        f"Đã tạo tạm {len(dataset)} cặp bằng chính các hàm của bộ khóa học (run_pooling → giám khảo → pick_pairs, "
+        "mức 🐕 của bài tập, không có EvolQuality) trên 6 hướng dẫn của lời giải; tập này không được lưu."
+    )
+    return dataset, note
+
+
+@contextmanager
+def use_threads(threads: int):
+    """Run the enclosed torch code with ``threads`` CPU threads, then restore the previous number."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def load_start_model(model_path: str | os.PathLike | None = None):
+    """Return (model, tokenizer) of the offline SmolLM2-135M-Instruct: the starting point of training."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = str(model_path or ensure_offline_model())
+    return AutoModelForCausalLM.from_pretrained(path, dtype="float32"), AutoTokenizer.from_pretrained(path)
+
+
+def freeze_lower_layers(model, trainable_layers: int | None) -> None:
+    """Let only the last ``trainable_layers`` transformer blocks and the final norm learn (None: all weights)."""
+    # Hand-written: transformers and TRL have no "train the top k blocks" switch (PEFT's LoRA would still
+    # backpropagate through every block). The tied embedding / LM head stays frozen.
+    if trainable_layers is None:
+        return
+    model.requires_grad_(False)
+    for block in model.model.layers[-trainable_layers:]:
+        block.requires_grad_(True)
+    model.model.norm.requires_grad_(True)
+
+
+def train_dpo(
+    dataset: Dataset,
+    config: DPOConfig,
+    model_path: str | os.PathLike | None = None,
+    threads: int = TRAIN_THREADS,
+    trainable_layers: int | None = TRAINABLE_LAYERS,
+):
+    """Train SmolLM2-135M-Instruct with TRL's DPOTrainer; returns (model, tokenizer, log_history)."""
+    model, tokenizer = load_start_model(model_path)
+    freeze_lower_layers(model, trainable_layers)
+    with use_threads(threads):
+        # ref_model=None: with precompute_ref_log_probs the trainer scores the data with the policy before
+        # it changes (that is the reference); without it, it loads a second copy from the same folder.
+        trainer = DPOTrainer(
+            model=model,
+            ref_model=None,
+            args=config,
+            train_dataset=dataset.select_columns(list(TRAIN_COLUMNS)),
+            processing_class=tokenizer,
+        )
+        trainer.train()
+    model = trainer.model.eval()
+    return model, tokenizer, trainer.state.log_history
+
+
+def get_step_metrics(log_history: list[dict], key: str) -> tuple[list[int], list[float]]:
+    """Return (steps, values) of one logged training metric, e.g. ``"rewards/margins"``."""
+    rows = [row for row in log_history if key in row]
+    return [row["step"] for row in rows], [row[key] for row in rows]
+
+
+def plot_training(log_history: list[dict]):
+    """Return a matplotlib Figure of the reward margin and the reward accuracy at every logged step."""
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.5))
+    steps, margins = get_step_metrics(log_history, "rewards/margins")
+    left.plot(steps, margins, marker="o")
+    left.axhline(0, color="grey", linewidth=0.8)
+    left.set(title="rewards/margins (chosen − rejected)", xlabel="bước", ylabel="chênh lệch phần thưởng")
+    steps, accuracies = get_step_metrics(log_history, "rewards/accuracies")
+    right.plot(steps, accuracies, marker="o", color="tab:green")
+    right.set(title="rewards/accuracies", xlabel="bước", ylabel="tỉ lệ cặp chosen > rejected", ylim=(-0.05, 1.05))
+    fig.tight_layout()
+    return fig
+
+
+def generate_answer(model, tokenizer, prompt: str, max_new_tokens: int = 64) -> str:
+    """Return the model's greedy answer to one user message, with the kit's greedy settings."""
+    import torch
+
+    ids = tokenizer.apply_chat_template(
+        [{"role": "user", "content": prompt}], add_generation_prompt=True, return_tensors="pt", return_dict=True
+    )
+    settings = {key: value for key, value in GREEDY.items() if key in ("do_sample", "repetition_penalty")}
+    with torch.no_grad():
+        out = model.generate(**ids, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id, **settings)
+    return tokenizer.decode(out[0, ids["input_ids"].shape[1] :], skip_special_tokens=True).strip()
+
+
+def compare_before_after(prompts: list[str], before_model, after_model, tokenizer, max_new_tokens: int = 64) -> list[dict]:
+    """Return, for each prompt, the greedy answers of the model before and after training, side by side."""
+    with use_threads(TRAIN_THREADS):
+        return [
+            {
+                "instruction": prompt,
+                "before": generate_answer(before_model, tokenizer, prompt, max_new_tokens),
+                "after": generate_answer(after_model, tokenizer, prompt, max_new_tokens),
+            }
+            for prompt in prompts
+        ]
+
+
+def rate_before_after(rows: list[dict]) -> list[dict]:
+    """Rate each before/after pair with the kit's judge in both orders, to see the judge's position bias."""
+    from helpers.judge import build_judge, rate
+
+    judge = build_judge(structured=True, num_completions=2)
+    judge.load()
+    # One judge call per order: [before, after], then [after, before]. A judge that reads content gives
+    # the same text the same rating in both orders; the offline 135M judge favours whatever comes second.
+    batch = [{"instruction": r["instruction"], "generations": [r["before"], r["after"]]} for r in rows]
+    batch += [{"instruction": r["instruction"], "generations": [r["after"], r["before"]]} for r in rows]
+    rated = rate(judge, batch)
+    first, swapped = rated[: len(rows)], rated[len(rows) :]
+    return [
+        {
+            "instruction": row["instruction"],
+            "before (before, after)": a["ratings"][0],
+            "after (before, after)": a["ratings"][1],
+            "before (after, before)": b["ratings"][1],
+            "after (after, before)": b["ratings"][0],
+        }
+        for row, a, b in zip(rows, first, swapped)
+    ]
