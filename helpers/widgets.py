@@ -196,9 +196,9 @@ class PreferenceExplorer:
     """State and widgets of preference_explorer(): one prompt's rated completions and the pair-policy controls."""
 
     def __init__(self, rated_rows: list[dict], policy: str = "best-worst", min_margin: float = 0.0):
-        self.rows = list(rated_rows)
+        self.rows = list(rated_rows or [])
         if not self.rows:
-            raise ValueError("Danh sách hàng đã chấm điểm đang trống.")
+            raise ValueError("Chưa có hàng nào đã chấm điểm: hãy chạy (hoặc làm xong) phần chấm điểm ở trên trước.")
         self.pairs: list[dict] = []
         self.report: dict = {}
         self.results: list = []

@@ -17,7 +17,9 @@ Markers (nbgrader's convention, like fastai's clean.py), written in the solution
 * In markdown, ``<!-- BEGIN SOLUTION -->`` ... ``<!-- END SOLUTION -->`` becomes MARKDOWN_PLACEHOLDER.
 * Check cells (a line ``# CHECK: <name>``) are kept unchanged; they must contain no markers.
 * ``# NBVAL_CHECK_OUTPUT`` lines are removed: the exercise stores no outputs to compare.
-* The first markdown cell of the exercise gets "(lời giải)" replaced by "(bài tập)".
+* The first markdown cell of the exercise (after the navigation cell) gets "(lời giải)" replaced by "(bài tập)".
+* The navigation cell written by scripts/write_navigation.py, if the solution has one, is rendered again for
+  the exercise's own path (its Colab badge and prev/next links), so the exercise is never edited by hand.
 
 Every cell loses its outputs, execution count, id and timing metadata ("execution",
 "ExecuteTime"); the notebook loses its "widgets" metadata and is written as nbformat 4.4
@@ -36,6 +38,9 @@ import unicodedata
 from pathlib import Path
 
 import nbformat
+
+from helpers.navigation import EXERCISE as EXERCISE_PATH
+from helpers.navigation import is_nav_cell, render_nav
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = ROOT / "solutions" / "preference_dpo_dataset.ipynb"
@@ -136,7 +141,7 @@ def convert_cell(cell: nbformat.NotebookNode, index: int) -> nbformat.NotebookNo
 
 def retitle(cells: list[nbformat.NotebookNode]) -> None:
     """Turn "(lời giải)" into "(bài tập)" in the first markdown cell, the notebook's title."""
-    first = next((cell for cell in cells if cell.cell_type == "markdown"), None)
+    first = next((cell for cell in cells if cell.cell_type == "markdown" and not is_nav_cell(cell)), None)
     if first is None:
         return
     # The same Vietnamese words can be typed composed (NFC) or decomposed (NFD); accept both.
@@ -155,6 +160,9 @@ def make_exercise(solution_nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
             continue
         cells.append(convert_cell(cell, index))
     retitle(cells)
+    for cell in cells:
+        if is_nav_cell(cell):
+            cell.source = render_nav(EXERCISE_PATH, ROOT)  # the exercise's own badge and links
     nb.cells = cells
     nb.metadata.pop("widgets", None)
     # nbformat 4.4 has no cell ids: nothing random or solution-specific ends up in the exercise.
