@@ -9,6 +9,7 @@ from pathlib import Path
 from datasets import Dataset, load_from_disk
 from trl import DPOConfig, DPOTrainer
 
+from helpers.course import EXERCISE_INSTRUCTIONS
 from helpers.models import ensure_offline_model
 from helpers.presets import GREEDY
 
@@ -23,15 +24,8 @@ TRAIN_THREADS = 1
 # state for ~10% of the weights: in one measurement here, peak RAM fell from 3.6 GB to 2.1 GB and a step
 # got several times faster (the machine was busy, so the exact ratio is unreliable).
 TRAINABLE_LAYERS = 4
-# The instructions of solutions/preference_dpo_dataset.ipynb, for the fallback dataset.
-FALLBACK_INSTRUCTIONS = [
-    "What is synthetic data?",
-    "Give three tips for writing a clear email.",
-    "Why is the sky blue?",
-    "Explain what a preference dataset is.",
-    "How do I make a cup of green tea?",
-    "What is the difference between weather and climate?",
-]
+# The exercise's instructions, for the fallback dataset.
+FALLBACK_INSTRUCTIONS = list(EXERCISE_INSTRUCTIONS)
 
 
 def make_cpu_dpo_config(output_dir: str | os.PathLike, **overrides) -> DPOConfig:
