@@ -55,6 +55,10 @@ grade: venv
 exercise: venv
 	$(BIN)/python scripts/make_exercise.py
 
+# Maintainers: speed of the offline preset and of every notebook (run on an idle machine).
+benchmark: venv
+	$(BIN)/python scripts/benchmark.py
+
 # Maintainers: re-run notebooks and keep only the outputs that nbval checks.
 outputs: venv
 	$(BIN)/python scripts/store_outputs.py notebooks/*.ipynb solutions/*.ipynb
