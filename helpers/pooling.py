@@ -12,18 +12,30 @@ from helpers.presets import choose_preset, load_llm
 GENERATOR_ROLES = ("generator_a", "generator_b")
 
 
-def build_pooling_pipeline(instructions: list[str], preset: str | None = None) -> Pipeline:
-    """Build the pooling pipeline: each instruction answered by the preset's two generators, then grouped."""
+def build_pooling_pipeline(
+    instructions: list[str],
+    preset: str | None = None,
+    generation: dict[str, dict] | None = None,
+    system_prompts: dict[str, str | None] | None = None,
+) -> Pipeline:
+    """Build the pooling pipeline: each instruction answered by the preset's two generators, then grouped.
+
+    ``generation`` and ``system_prompts`` override the preset per role (e.g. the widget's settings);
+    a role missing from them keeps the preset's value, and an empty system prompt means none.
+    """
     if not instructions:
         raise ValueError("Danh sách hướng dẫn (instructions) đang trống: hãy thêm ít nhất một câu hỏi.")
+    if not all(text.strip() for text in instructions):
+        raise ValueError("Có hướng dẫn (instruction) đang trống: hãy nhập một câu hỏi.")
     chosen = choose_preset(preset)
+    generation, system_prompts = generation or {}, system_prompts or {}
     with Pipeline(name="model-pooling") as pipeline:
         data = LoadDataFromDicts(data=[{"instruction": text} for text in instructions])
         generators = [
             TextGeneration(
                 name=f"generate_{role.removeprefix('generator_')}",
-                llm=load_llm(role, chosen.name),
-                system_prompt=chosen.roles[role].system_prompt,
+                llm=load_llm(role, chosen.name, **generation.get(role, {})),
+                system_prompt=(system_prompts.get(role, chosen.roles[role].system_prompt) or "").strip() or None,
             )
             for role in GENERATOR_ROLES
         ]
@@ -33,9 +45,9 @@ def build_pooling_pipeline(instructions: list[str], preset: str | None = None) -
     return pipeline
 
 
-def run_pooling(instructions: list[str], preset: str | None = None) -> list[dict]:
-    """Run the pooling pipeline (no cache) and return one dict per instruction."""
-    pipeline = build_pooling_pipeline(instructions, preset)
+def run_pooling(instructions: list[str], preset: str | None = None, **overrides) -> list[dict]:
+    """Run the pooling pipeline (no cache) and return one dict per instruction; overrides as in build_pooling_pipeline."""
+    pipeline = build_pooling_pipeline(instructions, preset, **overrides)
     print(f"Đang tổng hợp {len(instructions)} hướng dẫn với hai bộ sinh (mỗi bộ sinh một tiến trình)...")
     rows = run_pipeline(pipeline)["default"]["train"]
     print(f"Xong: {len(rows)} hàng, mỗi hàng 2 phần hoàn thành.")

@@ -7,13 +7,10 @@ import random
 
 import ipywidgets as widgets
 from distilabel.pipeline import Pipeline
-from distilabel.steps import GroupColumns, LoadDataFromDicts
-from distilabel.steps.tasks import TextGeneration
 
 from helpers.pairs import DEFAULT_SEED, POLICIES, REASON_LABELS, TIE_MODES, describe_report, pick_pair, pick_pairs
-from helpers.pipelines import run_pipeline
-from helpers.pooling import GENERATOR_ROLES
-from helpers.presets import PRESETS, choose_preset, load_llm
+from helpers.pooling import GENERATOR_ROLES, build_pooling_pipeline, run_pooling
+from helpers.presets import PRESETS, choose_preset
 
 CHOSEN_COLOR, REJECTED_COLOR, OTHER_COLOR, MODEL_COLOR = "#2e7d32", "#c62828", "#9e9e9e", "#1565c0"
 WIDE = widgets.Layout(width="100%")
@@ -30,41 +27,23 @@ def build_custom_pooling_pipeline(
     max_new_tokens: int | None = None,
 ) -> Pipeline:
     """Build the pooling pipeline of helpers.pooling with the learner's generation settings and system prompts."""
-    if not instructions or not all(text.strip() for text in instructions):
-        raise ValueError("Hướng dẫn (instruction) đang trống: hãy nhập một câu hỏi.")
-    chosen = choose_preset(preset)
+    return build_pooling_pipeline(instructions, preset, **read_overrides(temperature_b, system_prompt_a, system_prompt_b, max_new_tokens))
+
+
+def read_overrides(temperature_b=None, system_prompt_a=None, system_prompt_b=None, max_new_tokens=None) -> dict:
+    """Turn the controls' values into build_pooling_pipeline's per-role overrides (None keeps the preset's value)."""
+    generation = {role: {} if max_new_tokens is None else {"max_new_tokens": int(max_new_tokens)} for role in GENERATOR_ROLES}
+    if temperature_b is not None:
+        # 0 means greedy decoding; transformers ignores temperature unless it samples.
+        sampled = temperature_b > 0
+        generation["generator_b"].update(do_sample=sampled, temperature=float(temperature_b) if sampled else 1.0)
     prompts = {"generator_a": system_prompt_a, "generator_b": system_prompt_b}
-    with Pipeline(name="model-pooling-widget") as pipeline:
-        data = LoadDataFromDicts(data=[{"instruction": text} for text in instructions])
-        generators = []
-        for role in GENERATOR_ROLES:
-            generation = {} if max_new_tokens is None else {"max_new_tokens": int(max_new_tokens)}
-            if role == "generator_b" and temperature_b is not None:
-                # 0 means greedy decoding; transformers ignores temperature unless it samples.
-                sampled = temperature_b > 0
-                generation.update(do_sample=sampled, temperature=float(temperature_b) if sampled else 1.0)
-            prompt = prompts[role] if prompts[role] is not None else chosen.roles[role].system_prompt
-            generators.append(
-                TextGeneration(
-                    name=f"generate_{role.removeprefix('generator_')}",
-                    llm=load_llm(role, chosen.name, **generation),
-                    system_prompt=(prompt or "").strip() or None,
-                )
-            )
-        group = GroupColumns(columns=["generation", "model_name"])
-        data >> generators >> group
-    return pipeline
+    return {"generation": generation, "system_prompts": {role: text for role, text in prompts.items() if text is not None}}
 
 
 def run_custom_pooling(instruction: str, preset: str | None = None, **settings) -> dict:
-    """Run the custom pooling pipeline on one instruction and return its row (instruction, generations, models)."""
-    rows = run_pipeline(build_custom_pooling_pipeline([instruction], preset, **settings))["default"]["train"]
-    row = rows[0]
-    return {
-        "instruction": row["instruction"],
-        "grouped_generation": list(row["grouped_generation"]),
-        "grouped_model_name": list(row["grouped_model_name"]),
-    }
+    """Run the pooling pipeline on one instruction with the learner's settings and return its row."""
+    return run_pooling([instruction], preset, **read_overrides(**settings))[0]
 
 
 def read_role_defaults(preset: str) -> dict:

@@ -21,3 +21,19 @@ def test_pipeline_is_load_two_generators_then_group(fresh_cache, monkeypatch):
 def test_empty_instruction_list_is_refused():
     with pytest.raises(ValueError, match="trống"):
         build_pooling_pipeline([])
+
+
+def test_blank_instruction_is_refused():
+    with pytest.raises(ValueError, match="trống"):
+        build_pooling_pipeline(["What is DPO?", "   "])
+
+
+def test_per_role_overrides_reach_the_steps(fresh_cache, monkeypatch):
+    monkeypatch.setenv("KIT_CACHE_DIR", str(fresh_cache[0]))
+    pipeline = build_pooling_pipeline(
+        ["q"], "offline", generation={"generator_b": {"temperature": 0.3}}, system_prompts={"generator_a": ""}
+    )
+    a, b = (pipeline.dag.get_step(n)["step"] for n in ("generate_a", "generate_b"))
+    assert a.system_prompt is None  # empty means none
+    assert b.system_prompt.startswith("You are a friendly teacher")  # not overridden: the preset's
+    assert b.llm.generation_kwargs["temperature"] == 0.3 and a.llm.generation_kwargs["do_sample"] is False
