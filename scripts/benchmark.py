@@ -43,12 +43,10 @@ def measure_generation(dtype: str, batch_size: int) -> dict:
 
 def time_notebook(path: Path) -> float:
     """Execute one notebook headless (outputs discarded) and return its wall-clock seconds."""
-    import nbformat
-    from nbclient import NotebookClient
+    from helpers.notebooks import execute_notebook
 
-    nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    NotebookClient(nb, timeout=1800, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    execute_notebook(path)
     return round(time.perf_counter() - start, 1)
 
 

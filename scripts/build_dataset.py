@@ -14,9 +14,9 @@ import sys
 import time
 from pathlib import Path
 
-import nbformat
-from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
+
+from helpers.notebooks import execute_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = ROOT / "solutions" / "preference_dpo_dataset.ipynb"
@@ -26,9 +26,7 @@ def build_dataset(out_dir: Path, timeout: int = 1800) -> dict:
     """Execute the solution notebook so that it writes its dataset to ``out_dir``; return the summary."""
     out_dir = out_dir.resolve()
     os.environ["KIT_DATASET_DIR"] = str(out_dir)  # inherited by the kernel the client starts
-    nb = nbformat.read(SOLUTION, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(SOLUTION.parent)}})
-    client.execute()
+    execute_notebook(SOLUTION, timeout)
     return json.loads((out_dir / "summary.json").read_text())
 
 

@@ -10,19 +10,26 @@ from __future__ import annotations
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
+
+from helpers.notebooks import execute_notebook
 
 CHECK_MARK = "NBVAL_CHECK_OUTPUT"
 
 
 def store_outputs(path: Path, timeout: int = 1200, executed_copy: Path | None = None) -> None:
     """Run one notebook in its own folder and keep outputs of checked cells only."""
-    nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    nb = execute_notebook(path, timeout)
     if executed_copy:  # everything the notebook showed, for a maintainer to read (never committed)
         executed_copy.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, executed_copy / path.name)
+    keep_checked_outputs(nb)
+    nbformat.write(nb, path)
+
+
+def keep_checked_outputs(nb: nbformat.NotebookNode) -> None:
+    """Clear every output but the checked cells', and drop execution timestamps (they change on every run)."""
     for cell in nb.cells:
+        cell.metadata.pop("execution", None)
         if cell.cell_type != "code":
             continue
         # nbval treats a cell with outputs but no execution count as "unrun": checked cells keep
@@ -31,7 +38,6 @@ def store_outputs(path: Path, timeout: int = 1200, executed_copy: Path | None = 
             cell.execution_count = None
             cell.outputs = []
     nb.metadata.pop("widgets", None)
-    nbformat.write(nb, path)
 
 
 if __name__ == "__main__":

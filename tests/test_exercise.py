@@ -2,8 +2,7 @@
 
 from pathlib import Path
 
-import nbformat
-from nbclient import NotebookClient
+from helpers.notebooks import execute_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 EXERCISE = ROOT / "exercises" / "preference_dpo_dataset.ipynb"
@@ -11,9 +10,7 @@ EXERCISE = ROOT / "exercises" / "preference_dpo_dataset.ipynb"
 
 def test_untouched_exercise_fails_its_checks_with_todo_messages(tmp_path, monkeypatch):
     monkeypatch.setenv("KIT_DATASET_DIR", str(tmp_path / "dataset"))
-    nb = nbformat.read(EXERCISE, as_version=4)
-    NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(EXERCISE.parent)}}).execute()
+    nb = execute_notebook(EXERCISE, timeout=300, allow_errors=True)
     todo_errors, check_errors = [], {}
     for cell in nb.cells:
         if cell.cell_type != "code":
