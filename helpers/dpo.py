@@ -73,6 +73,7 @@ def write_summary(out_dir, dataset: Dataset, reports: dict) -> str:
     from pathlib import Path
 
     from helpers.pairs import describe_report
+    from helpers.storage import DatasetDirError
 
     out_dir = Path(out_dir)
     summary = {
@@ -81,7 +82,10 @@ def write_summary(out_dir, dataset: Dataset, reports: dict) -> str:
         "chosen_models": dict(sorted(Counter(dataset["chosen_model"]).items())),
         "reports": reports,
     }
-    (out_dir / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
+    try:
+        (out_dir / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
+    except OSError as error:
+        raise DatasetDirError(out_dir, error, kept_in_memory=True) from error
     lines = [f"Tập dữ liệu: {len(dataset)} hàng, cột {', '.join(dataset.column_names)}."]
     lines += [f"- {stage}: {describe_report(report)}" for stage, report in reports.items()]
     lines += [f"- chosen do {model} viết: {count} hàng" for model, count in summary["chosen_models"].items()]

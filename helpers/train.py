@@ -12,8 +12,8 @@ from trl import DPOConfig, DPOTrainer
 from helpers.course import EXERCISE_INSTRUCTIONS
 from helpers.models import ensure_offline_model
 from helpers.presets import GREEDY
+from helpers.storage import DATASET_ENV
 
-DATASET_ENV = "KIT_DATASET_DIR"
 DEFAULT_DATASET_DIR = Path(__file__).resolve().parents[1] / "data" / "preference_dpo_dataset"
 TRAIN_COLUMNS = ("prompt", "chosen", "rejected")
 # Measured on the 2-core test machine with other jobs running: a training step took 2-5x longer and a
