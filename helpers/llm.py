@@ -3,9 +3,25 @@
 from __future__ import annotations
 
 import inspect
+import json
 from typing import Optional
 
 from distilabel.models import TransformersLLM
+from distilabel.models.llms.base import LLM
+
+# What this process has already loaded, keyed by what built it. distilabel's TransformersLLM loads
+# the weights again on every `load()`, and the notebooks call tasks directly as the chapter does:
+# notebook 4 alone builds nine judges of the same model. Without these, it held nine copies of the
+# weights and rebuilt the same outlines index nine times (6-7 s each, outlines 0.1.x no longer
+# caches it). Generation does not change a model, so one loaded copy can serve every task.
+_PIPELINES: dict = {}
+_PROCESSORS: dict = {}
+
+
+def forget_loaded_models() -> None:
+    """Drop the models and structured-output processors this process keeps for reuse."""
+    _PIPELINES.clear()
+    _PROCESSORS.clear()
 
 
 class KitTransformersLLM(TransformersLLM):
@@ -33,13 +49,17 @@ class KitTransformersLLM(TransformersLLM):
         return self.display_name or self.model
 
     def load(self) -> None:
-        """Set threads and seed, then load the model as distilabel does."""
+        """Set threads and seed, then load the model as distilabel does (once per process)."""
         import torch
         from transformers import set_seed
 
         if self.cpu_threads:
             torch.set_num_threads(self.cpu_threads)
         set_seed(self.seed)
+        key = self._pipeline_key()
+        if key in _PIPELINES:
+            self._load_from(_PIPELINES[key])
+            return
         try:
             super().load()
         except OSError as error:  # transformers' "not a local folder and the Hub is unreachable"
@@ -49,8 +69,29 @@ class KitTransformersLLM(TransformersLLM):
                 "hãy dùng preset offline: đặt KIT_PRESET=offline (hoặc load_llm(role, 'offline'))."
             ) from error
         self._pipeline._batch_size = self.batch_size
+        _PIPELINES[key] = self._pipeline
         if self._logits_processor:
             self._logits_processor = [FreshStateProcessor(p) for p in self._logits_processor]
+
+    def _pipeline_key(self) -> str:
+        """Return what identifies the loaded pipeline: model, dtype, placement, template, batch size."""
+        fields = ("model", "revision", "torch_dtype", "device", "device_map", "model_kwargs", "tokenizer",
+                  "chat_template", "trust_remote_code", "batch_size")
+        return json.dumps({f: getattr(self, f) for f in fields}, sort_keys=True, default=str)
+
+    def _load_from(self, pipeline) -> None:
+        """Finish ``load()`` on a pipeline this process already loaded (TransformersLLM.load minus the loading)."""
+        self._pipeline = pipeline
+        if self.structured_output:
+            self._logits_processor = [FreshStateProcessor(self._prepare_structured_output(self.structured_output))]
+        LLM.load(self)
+
+    def _prepare_structured_output(self, structured_output=None):
+        """Build the outlines processor for this schema once per model and process, then reuse it."""
+        key = (self._pipeline_key(), json.dumps(structured_output, sort_keys=True, default=str))
+        if key not in _PROCESSORS:
+            _PROCESSORS[key] = super()._prepare_structured_output(structured_output)
+        return _PROCESSORS[key]
 
     def generate(self, inputs, **kwargs):
         """Generate as distilabel does, then cut each text at the first stop string (when ``stop`` is set)."""

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from helpers.gemma import GEMMA_NAME, ensure_gemma_model
 from helpers.llm import KitTransformersLLM
 from helpers.models import SMOLLM2_NAME, ensure_offline_model
 
 PRESET_ENV = "KIT_PRESET"
+DTYPE_ENV = "KIT_DTYPE"
+CPU_DTYPE = "cpu-auto"  # resolved by choose_cpu_dtype when the LLM is built
 OFFLINE_MODEL = "offline:" + SMOLLM2_NAME  # resolved to the converted local folder by load_llm
 GEMMA_MODEL = "offline:" + GEMMA_NAME  # needs `make gemma`; resolved only when a role uses it
 
@@ -58,7 +61,7 @@ class Preset:
     name: str
     description: str
     roles: dict
-    torch_dtype: str = "float32"
+    torch_dtype: str = CPU_DTYPE
     device_map: str | None = None
     cpu_threads: int | None = None
     batch_size: int = 1
@@ -90,7 +93,8 @@ PRESETS = {
             ),
             "judge": SMOLLM2_JUDGE,
         },
-        torch_dtype="float32",
+        # bfloat16 where the CPU computes it natively (see choose_cpu_dtype), float32 elsewhere.
+        torch_dtype=CPU_DTYPE,
         cpu_threads=1,
         batch_size=8,
     ),
@@ -123,7 +127,7 @@ PRESETS = {
             ),
             "judge": SMOLLM2_JUDGE,
         },
-        torch_dtype="float32",
+        torch_dtype=CPU_DTYPE,
         cpu_threads=1,
         batch_size=8,
     ),
@@ -150,6 +154,22 @@ def get_role(role: str, preset: str | None = None) -> Role:
     return chosen.roles[role]
 
 
+def choose_cpu_dtype(cpu_flags: str | None = None) -> str:
+    """Return ``$KIT_DTYPE`` if set, else bfloat16 on a CPU with native bf16 (AMX/AVX512-BF16), else float32."""
+    # Measured with `make benchmark` on a 2-core Xeon with AMX: bf16 ran as fast as fp32 at batch 1
+    # and 1.8x faster at batch 8 (the kit batches 8), with half the memory. A CPU without these
+    # instructions emulates bf16 and is slower than fp32, so there the default stays float32.
+    if os.environ.get(DTYPE_ENV):
+        return os.environ[DTYPE_ENV]
+    if cpu_flags is None:
+        try:
+            cpu_flags = Path("/proc/cpuinfo").read_text()
+        except OSError:  # not Linux
+            cpu_flags = ""
+    flags = set(cpu_flags.split())
+    return "bfloat16" if {"amx_bf16", "avx512_bf16"} & flags else "float32"
+
+
 def resolve_model(model: str) -> str:
     """Turn a preset's model name into what transformers loads (a local folder for offline models)."""
     if model == OFFLINE_MODEL:
@@ -165,7 +185,7 @@ def load_llm(role: str = "generator_a", preset: str | None = None, **generation)
     spec = get_role(role, chosen.name)
     return KitTransformersLLM(
         model=resolve_model(spec.model),
-        torch_dtype=chosen.torch_dtype,
+        torch_dtype=choose_cpu_dtype() if chosen.torch_dtype == CPU_DTYPE else chosen.torch_dtype,
         device_map=chosen.device_map,
         cpu_threads=chosen.cpu_threads,
         batch_size=chosen.batch_size,

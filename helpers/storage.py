@@ -38,8 +38,8 @@ def check_output_dir(out_dir, kept_in_memory: bool = False) -> Path:
     return out_dir
 
 
-def save_dataset(dataset, out_dir) -> Path:
-    """Save ``dataset`` with ``save_to_disk`` into a folder beside ``out_dir``, then swap it in; return ``out_dir``."""
+def save_dataset(dataset, out_dir) -> None:
+    """Save ``dataset`` with ``save_to_disk`` into a folder beside ``out_dir``, then swap it in."""
     # datasets' save_to_disk writes into the target folder in place: a save that fails half-way
     # (disk full, folder removed) would leave a broken dataset where the last good one was.
     # Writing beside it and renaming replaces the old copy only once the new one is complete.
@@ -57,4 +57,3 @@ def save_dataset(dataset, out_dir) -> Path:
     staging.rename(out_dir)
     if previous is not None:
         shutil.rmtree(previous, ignore_errors=True)
-    return out_dir

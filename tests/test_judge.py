@@ -108,3 +108,23 @@ def test_count_valid_ratings_counts_per_completion():
         {"generations": ["a", "b", "c"], "ratings": [3]},
     ]
     assert count_valid_ratings(rows) == (2, 7)
+
+
+def test_judges_of_one_model_share_its_weights_and_schema(structured_judge):
+    # Notebook 4 builds nine judges of the same model: one loaded copy and one outlines index serve them all.
+    from helpers import llm as kit_llm
+
+    honest = build_judge(structured=True, num_completions=2, aspect="honesty", preset="offline")
+    honest.load()
+    assert honest.llm._pipeline is structured_judge.llm._pipeline
+    assert honest.llm._logits_processor[0].processor is structured_judge.llm._logits_processor[0].processor
+    assert honest.llm._logits_processor[0] is not structured_judge.llm._logits_processor[0]  # own state
+    short = build_judge(structured=True, num_completions=2, with_rationales=False, preset="offline")
+    short.load()
+    assert short.llm._logits_processor[0].processor is not structured_judge.llm._logits_processor[0].processor
+    rated = rate(short, [{"instruction": "What is 2 + 2?", "generations": ["4.", "Bananas."]}])
+    assert all(r in {1, 2, 3, 4, 5} for r in rated[0]["ratings"]) and len(rated[0]["ratings"]) == 2
+    kit_llm.forget_loaded_models()
+    fresh = build_judge(structured=True, num_completions=2, preset="offline")
+    fresh.load()
+    assert fresh.llm._pipeline is not structured_judge.llm._pipeline

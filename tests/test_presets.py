@@ -43,7 +43,7 @@ def test_offline_llm_settings(fresh_cache, monkeypatch):
     a = presets.load_llm("generator_a", "offline")
     b = presets.load_llm("generator_b", "offline", temperature=0.3)
     assert a.model == str(fresh_cache[1])
-    assert a.cpu_threads == 1 and a.torch_dtype == "float32" and a.batch_size == 8
+    assert a.cpu_threads == 1 and a.torch_dtype == presets.choose_cpu_dtype() and a.batch_size == 8
     assert a.generation_kwargs["do_sample"] is False
     assert b.generation_kwargs["do_sample"] is True and b.generation_kwargs["temperature"] == 0.3
     assert a.model_name != b.model_name and "/" not in a.model_name  # no machine path in outputs
@@ -54,3 +54,14 @@ def test_load_sets_one_thread(offline_llm):
 
     assert torch.get_num_threads() == 1
     assert offline_llm._pipeline._batch_size == 8
+
+
+def test_cpu_dtype_follows_the_cpu_and_the_environment(monkeypatch):
+    monkeypatch.delenv(presets.DTYPE_ENV, raising=False)
+    assert presets.choose_cpu_dtype("fpu sse2 avx2 avx512f amx_bf16 amx_tile") == "bfloat16"
+    assert presets.choose_cpu_dtype("fpu avx512f avx512_bf16") == "bfloat16"
+    assert presets.choose_cpu_dtype("fpu sse2 avx2 avx512f") == "float32"  # bf16 would be emulated, slower
+    assert presets.choose_cpu_dtype("") == "float32"
+    monkeypatch.setenv(presets.DTYPE_ENV, "float32")
+    assert presets.choose_cpu_dtype("amx_bf16") == "float32"
+    assert presets.load_llm("judge", "offline").torch_dtype == "float32"

@@ -45,8 +45,8 @@ def test_saving_to_an_unwritable_folder_keeps_the_dataset_in_memory(tmp_path):
         with pytest.raises(DatasetDirError, match="vẫn còn trong bộ nhớ"):
             save_dataset(dataset, path)
     assert dataset[0]["chosen"] == "good" and len(dataset) == 2
-    good = save_dataset(dataset, tmp_path / "elsewhere")  # the message's advice works
-    assert load_from_disk(str(good))["chosen"] == ["good", "fine"]
+    save_dataset(dataset, tmp_path / "elsewhere")  # the message's advice works
+    assert load_from_disk(str(tmp_path / "elsewhere"))["chosen"] == ["good", "fine"]
 
 
 def test_summary_to_an_unwritable_folder_is_explained(tmp_path):
@@ -56,7 +56,8 @@ def test_summary_to_an_unwritable_folder_is_explained(tmp_path):
 
 
 def test_a_save_failing_half_way_leaves_the_previous_copy(tmp_path, monkeypatch):
-    out = save_dataset(Dataset.from_dict(ROWS), tmp_path / "dataset")
+    out = tmp_path / "dataset"
+    save_dataset(Dataset.from_dict(ROWS), out)
     newer = Dataset.from_dict({**ROWS, "chosen": ["better", "best"]})
 
     def disk_full(self, path, *args, **kwargs):
@@ -72,7 +73,8 @@ def test_a_save_failing_half_way_leaves_the_previous_copy(tmp_path, monkeypatch)
 
 
 def test_saving_again_replaces_the_dataset(tmp_path):
-    out = save_dataset(Dataset.from_dict(ROWS), tmp_path / "nested" / "dataset")
+    out = tmp_path / "nested" / "dataset"
+    save_dataset(Dataset.from_dict(ROWS), out)
     loaded = load_from_disk(str(out))  # memory-mapped from the folder about to be replaced
     save_dataset(Dataset.from_dict({**ROWS, "chosen": ["better", "best"]}), out)
     assert load_from_disk(str(out))["chosen"] == ["better", "best"]
