@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.kit-installed
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: venv gemma ray lab test dataset grade exercise outputs navigation clean
+.PHONY: venv gemma ray llamacpp lab test test-browser determinism dataset grade exercise outputs navigation benchmark clean
 
 venv: $(STAMP)
 
@@ -27,6 +27,10 @@ gemma: venv
 ray: venv
 	$(BIN)/pip install --quiet -r requirements-ray.txt
 
+# Optional, maintainers: llama.cpp for `make benchmark`'s side-by-side rows (compiles for ~3 minutes).
+llamacpp: venv
+	$(BIN)/pip install --quiet --no-deps -r requirements-llamacpp.txt
+
 # JupyterLab refuses to start as root (containers, cloud VMs) unless told it is on purpose.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
@@ -41,6 +45,13 @@ test: venv
 test-browser: venv
 	$(BIN)/pip install --quiet -r requirements-browser.txt
 	$(BIN)/pytest -p no:cacheprovider tests/test_browser.py
+
+# Maintainers: the checked outputs are deterministic. nbval compares every run with the stored outputs,
+# so RUNS consecutive passing runs mean RUNS identical runs (about 8 minutes each on 2 cores).
+RUNS ?= 3
+determinism: venv
+	for run in $$(seq $(RUNS)); do echo "== nbval run $$run/$(RUNS)"; \
+	  $(BIN)/pytest -p no:cacheprovider -q --nbval-lax notebooks solutions || exit 1; done
 
 # The course's DPO dataset without opening JupyterLab: runs the solution notebook headless.
 dataset: venv

@@ -3,6 +3,12 @@
 Usage: python scripts/benchmark.py [--skip-notebooks] [--out artifacts/benchmark.json]   (or: make benchmark)
 Prints a table and writes the same figures as JSON. Run it on an otherwise idle machine: it measures
 wall-clock time, and anything else running on the 2 cores changes the figures.
+
+Generation speed is compared with the memory-bandwidth bound: generating one token reads every weight
+once, so one sequence cannot go faster than (read bandwidth) / (weight bytes) steps per second. The
+bandwidth is measured here (one thread summing a 1 GB array, as the kit runs one thread per process).
+If llama-cpp-python is installed (`make llamacpp`), the same prompts are also timed with llama.cpp on
+the same GGUF file, for comparison.
 """
 
 from __future__ import annotations
@@ -22,6 +28,51 @@ from helpers.course import EXERCISE_INSTRUCTIONS  # noqa: E402  (after the HF_HU
 ROOT = Path(__file__).resolve().parent.parent
 PROMPTS = [*EXERCISE_INSTRUCTIONS, "Name three primary colors.", "What does a thermometer measure?"]
 NEW_TOKENS = 128
+PARAMETERS = 134_515_008  # SmolLM2-135M (embeddings tied with the output layer)
+BYTES_PER_PARAMETER = {"float32": 4, "bfloat16": 2}
+# The "whole course" of the speed target: notebooks 1-4 and the solution; notebook 5 (training) is timed apart.
+TRAINING_NOTEBOOK = "notebooks/05_train_dpo.ipynb"
+
+
+def measure_bandwidth() -> float:
+    """Return the best of five single-thread reads of a 1 GB array, in GB/s."""
+    import numpy as np
+
+    data = np.ones(2**28, dtype=np.float32)  # 1 GiB
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        data.sum()
+        best = min(best, time.perf_counter() - start)
+    return round(data.nbytes / best / 1e9, 1)
+
+
+def add_bound(row: dict, bandwidth: float, weight_bytes: float) -> dict:
+    """Add the bandwidth bound in steps/s (one step = one token for every sequence) and the share reached."""
+    bound = bandwidth * 1e9 / weight_bytes
+    steps = row["tokens_per_second"] / row["batch_size"]
+    return {**row, "bound_steps_per_second": round(bound, 1), "share_of_bound": round(steps / bound, 2)}
+
+
+def measure_llamacpp(threads: int) -> dict | None:
+    """Greedy-generate NEW_TOKENS per prompt with llama.cpp on the GGUF (one prompt at a time), or None if not installed."""
+    try:
+        from llama_cpp import Llama
+    except ImportError:
+        return None
+    from helpers.models import find_gguf
+
+    gguf = find_gguf()
+    model = Llama(model_path=str(gguf), n_ctx=2048, n_threads=threads, seed=0, verbose=False)
+    tokens, seconds = 0, 0.0
+    for prompt in PROMPTS[:4]:
+        start = time.perf_counter()
+        out = model.create_chat_completion([{"role": "user", "content": prompt}], max_tokens=NEW_TOKENS,
+                                           temperature=0.0, repeat_penalty=1.1)
+        seconds += time.perf_counter() - start
+        tokens += out["usage"]["completion_tokens"]
+    return {"engine": "llama.cpp", "dtype": "Q4_1 (GGUF)", "threads": threads, "batch_size": 1, "tokens": tokens,
+            "seconds": round(seconds, 1), "tokens_per_second": round(tokens / seconds, 1), "weight_bytes": gguf.stat().st_size}
 
 
 def measure_generation(dtype: str, batch_size: int) -> dict:
@@ -37,8 +88,9 @@ def measure_generation(dtype: str, batch_size: int) -> dict:
     outputs = llm.generate_outputs(prompts, max_new_tokens=NEW_TOKENS, do_sample=False, temperature=1.0)
     seconds = time.perf_counter() - start
     tokens = sum(o["statistics"]["output_tokens"][0] for o in outputs)
-    return {"dtype": dtype, "batch_size": batch_size, "tokens": tokens, "seconds": round(seconds, 1),
-            "tokens_per_second": round(tokens / seconds, 1)}
+    return {"engine": "transformers", "dtype": dtype, "threads": 1, "batch_size": batch_size, "tokens": tokens,
+            "seconds": round(seconds, 1), "tokens_per_second": round(tokens / seconds, 1),
+            "weight_bytes": PARAMETERS * BYTES_PER_PARAMETER[dtype]}
 
 
 def time_notebook(path: Path) -> float:
@@ -56,22 +108,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-notebooks", action="store_true")
     parser.add_argument("--out", type=Path, default=ROOT / "artifacts" / "benchmark.json")
     args = parser.parse_args(argv)
+    from helpers.presets import choose_cpu_dtype
+
     report = {"machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-                          "python": platform.python_version()}, "generation": [], "notebooks": {}}
-    for dtype in ("float32", "bfloat16"):
-        for batch_size in (1, 8):
-            row = measure_generation(dtype, batch_size)
-            report["generation"].append(row)
-            print(f"generation {dtype:<9} batch {batch_size}: {row['tokens_per_second']:6.1f} tok/s")
+                          "python": platform.python_version(), "preset_dtype": choose_cpu_dtype()},
+              "generation": [], "notebooks": {}}
+    report["machine"]["read_bandwidth_gb_s"] = bandwidth = measure_bandwidth()
+    print(f"read bandwidth (1 thread): {bandwidth} GB/s")
+    rows = [measure_generation(dtype, batch_size) for dtype in ("float32", "bfloat16") for batch_size in (1, 8)]
+    rows += [row for threads in (1, 2) if (row := measure_llamacpp(threads))]
+    for row in rows:
+        row = add_bound(row, bandwidth, row["weight_bytes"])
+        report["generation"].append(row)
+        print(f"{row['engine']:<12} {row['dtype']:<11} threads {row['threads']} batch {row['batch_size']}: "
+              f"{row['tokens_per_second']:6.1f} tok/s, {row['share_of_bound']:.0%} of the bandwidth bound")
     if not args.skip_notebooks:
         os.environ["KIT_DATASET_DIR"] = str(ROOT / "artifacts" / "benchmark-dataset")
         paths = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")) + [ROOT / "solutions" / "preference_dpo_dataset.ipynb"]
         for path in paths:
             report["notebooks"][str(path.relative_to(ROOT))] = seconds = time_notebook(path)
             print(f"{path.relative_to(ROOT)}: {seconds} s")
-        report["course_seconds"] = round(sum(report["notebooks"].values()), 1)
+        course = [seconds for name, seconds in report["notebooks"].items() if name != TRAINING_NOTEBOOK]
+        report["course_seconds"] = round(sum(course), 1)  # notebooks 1-4 + the solution
+        report["all_notebooks_seconds"] = round(sum(report["notebooks"].values()), 1)  # + notebook 5 (training)
         solution = report["notebooks"]["solutions/preference_dpo_dataset.ipynb"]
-        report["dataset_seconds_per_prompt"] = round(solution / 6, 1)
+        report["dataset_seconds_per_prompt"] = round(solution / len(EXERCISE_INSTRUCTIONS), 1)
+        print(f"course (notebooks 1-4 + solution): {report['course_seconds']} s; with notebook 5: {report['all_notebooks_seconds']} s")
     peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
     report["peak_memory_mb"] = round(peak / 1024)
     args.out.parent.mkdir(parents=True, exist_ok=True)
