@@ -27,9 +27,10 @@ gemma: venv
 ray: venv
 	$(BIN)/pip install --quiet -r requirements-ray.txt
 
-# Optional, maintainers: llama.cpp for `make benchmark`'s side-by-side rows (compiles for ~3 minutes).
+# Optional, maintainers: llama.cpp for `make benchmark`'s side-by-side rows (compiles for ~3-4 minutes).
+# Not -march=native: the native build (AMX) crashed in its first decode on this Xeon; AVX2/AVX-512 did not.
 llamacpp: venv
-	$(BIN)/pip install --quiet --no-deps -r requirements-llamacpp.txt
+	CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_AVX512=ON" $(BIN)/pip install --quiet --no-deps --no-cache-dir -r requirements-llamacpp.txt
 
 # JupyterLab refuses to start as root (containers, cloud VMs) unless told it is on purpose.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)

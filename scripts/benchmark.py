@@ -55,11 +55,24 @@ def add_bound(row: dict, bandwidth: float, weight_bytes: float) -> dict:
 
 
 def measure_llamacpp(threads: int) -> dict | None:
-    """Greedy-generate NEW_TOKENS per prompt with llama.cpp on the GGUF (one prompt at a time), or None if not installed."""
-    try:
-        from llama_cpp import Llama
-    except ImportError:
+    """Time llama.cpp on the GGUF in a child process (a crash there must not end the benchmark); None if not installed."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec("llama_cpp") is None:
         return None
+    child = subprocess.run([sys.executable, __file__, "--llamacpp-child", str(threads)], capture_output=True, text=True)
+    if child.returncode != 0:
+        return {"engine": "llama.cpp", "dtype": "Q4_1 (GGUF)", "threads": threads, "batch_size": 1,
+                "error": f"exit code {child.returncode}: {child.stderr.strip().splitlines()[-1:] or ''}"}
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
+def llamacpp_child(threads: int) -> None:
+    """Greedy-generate NEW_TOKENS per prompt with llama.cpp (one prompt at a time) and print the row as JSON."""
+    from llama_cpp import Llama
+
     from helpers.models import find_gguf
 
     gguf = find_gguf()
@@ -71,8 +84,9 @@ def measure_llamacpp(threads: int) -> dict | None:
                                            temperature=0.0, repeat_penalty=1.1)
         seconds += time.perf_counter() - start
         tokens += out["usage"]["completion_tokens"]
-    return {"engine": "llama.cpp", "dtype": "Q4_1 (GGUF)", "threads": threads, "batch_size": 1, "tokens": tokens,
-            "seconds": round(seconds, 1), "tokens_per_second": round(tokens / seconds, 1), "weight_bytes": gguf.stat().st_size}
+    print(json.dumps({"engine": "llama.cpp", "dtype": "Q4_1 (GGUF)", "threads": threads, "batch_size": 1, "tokens": tokens,
+                      "seconds": round(seconds, 1), "tokens_per_second": round(tokens / seconds, 1),
+                      "weight_bytes": gguf.stat().st_size}))
 
 
 def measure_generation(dtype: str, batch_size: int) -> dict:
@@ -107,7 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-notebooks", action="store_true")
     parser.add_argument("--out", type=Path, default=ROOT / "artifacts" / "benchmark.json")
+    parser.add_argument("--llamacpp-child", type=int, metavar="THREADS", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.llamacpp_child:
+        llamacpp_child(args.llamacpp_child)
+        return 0
     from helpers.presets import choose_cpu_dtype
 
     report = {"machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
@@ -118,6 +136,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = [measure_generation(dtype, batch_size) for dtype in ("float32", "bfloat16") for batch_size in (1, 8)]
     rows += [row for threads in (1, 2) if (row := measure_llamacpp(threads))]
     for row in rows:
+        if "error" in row:
+            report["generation"].append(row)
+            print(f"{row['engine']:<12} threads {row['threads']}: failed ({row['error']})")
+            continue
         row = add_bound(row, bandwidth, row["weight_bytes"])
         report["generation"].append(row)
         print(f"{row['engine']:<12} {row['dtype']:<11} threads {row['threads']} batch {row['batch_size']}: "
