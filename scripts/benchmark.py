@@ -64,8 +64,9 @@ def measure_llamacpp(threads: int) -> dict | None:
         return None
     child = subprocess.run([sys.executable, __file__, "--llamacpp-child", str(threads)], capture_output=True, text=True)
     if child.returncode != 0:
+        last_line = (child.stderr.strip().splitlines() or [""])[-1]
         return {"engine": "llama.cpp", "dtype": "Q4_1 (GGUF)", "threads": threads, "batch_size": 1,
-                "error": f"exit code {child.returncode}: {child.stderr.strip().splitlines()[-1:] or ''}"}
+                "error": f"exit code {child.returncode}: {last_line}"}
     return json.loads(child.stdout.strip().splitlines()[-1])
 
 

@@ -1,0 +1,40 @@
+"""The benchmark script's arithmetic and its handling of a llama.cpp crash (no timing is asserted)."""
+
+import importlib.util
+import subprocess
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "benchmark.py"
+
+
+@pytest.fixture(scope="module")
+def benchmark():
+    spec = importlib.util.spec_from_file_location("kit_benchmark", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bound_is_bandwidth_over_weight_bytes_per_step(benchmark):
+    row = {"tokens_per_second": 80.0, "batch_size": 8}
+    out = benchmark.add_bound(row, bandwidth=16.0, weight_bytes=400e6)  # 16 GB/s / 400 MB = 40 steps/s
+    assert out["bound_steps_per_second"] == 40.0 and out["share_of_bound"] == 0.25  # 10 steps/s of 40
+
+
+def test_a_crashing_llamacpp_is_a_row_not_the_end_of_the_benchmark(benchmark, monkeypatch):
+    import importlib.util as util
+
+    monkeypatch.setattr(util, "find_spec", lambda name: object())  # "installed"
+    crashed = subprocess.CompletedProcess([], 139, stdout="", stderr="Fatal Python error: Segmentation fault")
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: crashed)
+    row = benchmark.measure_llamacpp(1)
+    assert row["engine"] == "llama.cpp" and "exit code 139" in row["error"] and "Segmentation fault" in row["error"]
+
+
+def test_llamacpp_not_installed_gives_no_row(benchmark, monkeypatch):
+    import importlib.util as util
+
+    monkeypatch.setattr(util, "find_spec", lambda name: None)
+    assert benchmark.measure_llamacpp(1) is None
