@@ -59,17 +59,17 @@ class KitTransformersLLM(TransformersLLM):
         key = self._pipeline_key()
         if key in _PIPELINES:
             self._load_from(_PIPELINES[key])
-            return
-        try:
-            super().load()
-        except OSError as error:  # transformers' "not a local folder and the Hub is unreachable"
-            raise OSError(
-                f"Không tải được mô hình '{self.model}': không có thư mục này trên máy, và không tải được từ "
-                "Hugging Face Hub (không có mạng, HF_HUB_OFFLINE=1, hoặc tên mô hình sai). Trên máy không có GPU/mạng, "
-                "hãy dùng preset offline: đặt KIT_PRESET=offline (hoặc load_llm(role, 'offline'))."
-            ) from error
-        self._pipeline._batch_size = self.batch_size
-        _PIPELINES[key] = self._pipeline
+        else:
+            try:
+                super().load()
+            except OSError as error:  # transformers' "not a local folder and the Hub is unreachable"
+                raise OSError(
+                    f"Không tải được mô hình '{self.model}': không có thư mục này trên máy, và không tải được từ "
+                    "Hugging Face Hub (không có mạng, HF_HUB_OFFLINE=1, hoặc tên mô hình sai). Trên máy không có GPU/mạng, "
+                    "hãy dùng preset offline: đặt KIT_PRESET=offline (hoặc load_llm(role, 'offline'))."
+                ) from error
+            _PIPELINES[key] = self._pipeline
+        self._pipeline._batch_size = self.batch_size  # the same for every LLM sharing it: it is part of the key
         if self._logits_processor:
             self._logits_processor = [FreshStateProcessor(p) for p in self._logits_processor]
 
@@ -83,7 +83,7 @@ class KitTransformersLLM(TransformersLLM):
         """Finish ``load()`` on a pipeline this process already loaded (TransformersLLM.load minus the loading)."""
         self._pipeline = pipeline
         if self.structured_output:
-            self._logits_processor = [FreshStateProcessor(self._prepare_structured_output(self.structured_output))]
+            self._logits_processor = [self._prepare_structured_output(self.structured_output)]
         LLM.load(self)
 
     def _prepare_structured_output(self, structured_output=None):
