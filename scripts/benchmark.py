@@ -24,12 +24,11 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from helpers.course import EXERCISE_INSTRUCTIONS  # noqa: E402  (after the HF_HUB_OFFLINE default)
+from helpers.storage import DATASET_ENV  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMPTS = [*EXERCISE_INSTRUCTIONS, "Name three primary colors.", "What does a thermometer measure?"]
 NEW_TOKENS = 128
-PARAMETERS = 134_515_008  # SmolLM2-135M (embeddings tied with the output layer)
-BYTES_PER_PARAMETER = {"float32": 4, "bfloat16": 2}
 # The "whole course" of the speed target: notebooks 1-4 and the solution; notebook 5 (training) is timed apart.
 TRAINING_NOTEBOOK = "notebooks/05_train_dpo.ipynb"
 
@@ -54,6 +53,11 @@ def add_bound(row: dict, bandwidth: float, weight_bytes: float) -> dict:
     return {**row, "bound_steps_per_second": round(bound, 1), "share_of_bound": round(steps / bound, 2)}
 
 
+def llamacpp_row(threads: int, **measured) -> dict:
+    """Return a llama.cpp result row (one prompt at a time, the GGUF's own Q4_1 weights)."""
+    return {"engine": "llama.cpp", "dtype": "Q4_1 (GGUF)", "threads": threads, "batch_size": 1, **measured}
+
+
 def measure_llamacpp(threads: int) -> dict | None:
     """Time llama.cpp on the GGUF in a child process (a crash there must not end the benchmark); None if not installed."""
     import importlib.util
@@ -65,8 +69,7 @@ def measure_llamacpp(threads: int) -> dict | None:
     child = subprocess.run([sys.executable, __file__, "--llamacpp-child", str(threads)], capture_output=True, text=True)
     if child.returncode != 0:
         last_line = (child.stderr.strip().splitlines() or [""])[-1]
-        return {"engine": "llama.cpp", "dtype": "Q4_1 (GGUF)", "threads": threads, "batch_size": 1,
-                "error": f"exit code {child.returncode}: {last_line}"}
+        return llamacpp_row(threads, error=f"exit code {child.returncode}: {last_line}")
     return json.loads(child.stdout.strip().splitlines()[-1])
 
 
@@ -85,9 +88,8 @@ def llamacpp_child(threads: int) -> None:
                                            temperature=0.0, repeat_penalty=1.1)
         seconds += time.perf_counter() - start
         tokens += out["usage"]["completion_tokens"]
-    print(json.dumps({"engine": "llama.cpp", "dtype": "Q4_1 (GGUF)", "threads": threads, "batch_size": 1, "tokens": tokens,
-                      "seconds": round(seconds, 1), "tokens_per_second": round(tokens / seconds, 1),
-                      "weight_bytes": gguf.stat().st_size}))
+    print(json.dumps(llamacpp_row(threads, tokens=tokens, seconds=round(seconds, 1),
+                                  tokens_per_second=round(tokens / seconds, 1), weight_bytes=gguf.stat().st_size)))
 
 
 def measure_generation(dtype: str, batch_size: int) -> dict:
@@ -105,7 +107,7 @@ def measure_generation(dtype: str, batch_size: int) -> dict:
     tokens = sum(o["statistics"]["output_tokens"][0] for o in outputs)
     return {"engine": "transformers", "dtype": dtype, "threads": 1, "batch_size": batch_size, "tokens": tokens,
             "seconds": round(seconds, 1), "tokens_per_second": round(tokens / seconds, 1),
-            "weight_bytes": PARAMETERS * BYTES_PER_PARAMETER[dtype]}
+            "weight_bytes": sum(p.numel() * p.element_size() for p in llm._pipeline.model.parameters())}
 
 
 def time_notebook(path: Path) -> float:
@@ -146,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{row['engine']:<12} {row['dtype']:<11} threads {row['threads']} batch {row['batch_size']}: "
               f"{row['tokens_per_second']:6.1f} tok/s, {row['share_of_bound']:.0%} of the bandwidth bound")
     if not args.skip_notebooks:
-        os.environ["KIT_DATASET_DIR"] = str(ROOT / "artifacts" / "benchmark-dataset")
+        os.environ[DATASET_ENV] = str(ROOT / "artifacts" / "benchmark-dataset")
         paths = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")) + [ROOT / "solutions" / "preference_dpo_dataset.ipynb"]
         for path in paths:
             report["notebooks"][str(path.relative_to(ROOT))] = seconds = time_notebook(path)
