@@ -59,6 +59,8 @@ from pathlib import Path
 import nbformat
 import psutil  # installed with IPython (a Jupyter requirement on Linux and macOS)
 
+from helpers.storage import DATASET_ENV
+
 DEFAULT_TIMEOUT = 900
 DETAIL_WIDTH = 200
 POLL_SECONDS = 0.5
@@ -254,7 +256,7 @@ def run_notebook(notebook, name: str, tmp: Path, timeout: float) -> dict:
     environ["TMPDIR"] = str(tmp / "tmp")
     # The exercise saves its dataset to KIT_DATASET_DIR (else ../data next to the notebook, which
     # would be outside the temporary folder): keep each learner's dataset inside their own run.
-    environ["KIT_DATASET_DIR"] = str(tmp / "dataset")
+    environ[DATASET_ENV] = str(tmp / "dataset")
     with open(output, "wb") as sink:
         process = subprocess.Popen(
             command, cwd=work, env=environ, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT,

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
 
 DATASET_ENV = "KIT_DATASET_DIR"
+DEFAULT_DATASET_DIR = Path(__file__).resolve().parents[1] / "data" / "preference_dpo_dataset"
+
+
+def dataset_dir(path=None) -> Path:
+    """Return ``path`` if given, else ``$KIT_DATASET_DIR``, else data/preference_dpo_dataset at the repository root."""
+    return Path(path or os.environ.get(DATASET_ENV) or DEFAULT_DATASET_DIR).expanduser()
 
 
 class DatasetDirError(OSError):
@@ -22,11 +29,11 @@ class DatasetDirError(OSError):
         )
 
 
-def check_output_dir(out_dir, kept_in_memory: bool = False) -> Path:
-    """Return ``out_dir`` as a Path once its parent exists and accepts files; raise DatasetDirError otherwise."""
+def check_output_dir(out_dir=None, kept_in_memory: bool = False) -> Path:
+    """Return the dataset folder (see dataset_dir) once its parent exists and accepts files; raise DatasetDirError otherwise."""
     # Called in a notebook's first cells, so that a wrong folder fails before minutes of generation,
     # not after. Permission bits alone would not tell: root writes anywhere except read-only places.
-    out_dir = Path(out_dir).expanduser()
+    out_dir = dataset_dir(out_dir)
     try:
         if out_dir.exists() and not out_dir.is_dir():
             raise NotADirectoryError(20, "đây là một tệp, không phải thư mục")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
-from pathlib import Path
 
 from datasets import Dataset, load_from_disk
 from trl import DPOConfig, DPOTrainer
@@ -12,9 +11,8 @@ from trl import DPOConfig, DPOTrainer
 from helpers.course import EXERCISE_INSTRUCTIONS
 from helpers.models import ensure_offline_model
 from helpers.presets import GREEDY
-from helpers.storage import DATASET_ENV
+from helpers.storage import dataset_dir
 
-DEFAULT_DATASET_DIR = Path(__file__).resolve().parents[1] / "data" / "preference_dpo_dataset"
 TRAIN_COLUMNS = ("prompt", "chosen", "rejected")
 # Measured on the 2-core test machine with other jobs running: a training step took 2-5x longer and a
 # 64-token answer 6x longer (30 s vs 5 s) with 2 threads than with 1 (threads wait for each other when a
@@ -79,7 +77,7 @@ def build_preference_dataset(instructions: list[str] | None = None) -> Dataset:
 
 def load_preference_dataset(path: str | os.PathLike | None = None) -> tuple[Dataset, str]:
     """Return the kit's saved DPO dataset and a note on where it came from; build a small one if none is saved."""
-    folder = Path(path or os.environ.get(DATASET_ENV) or DEFAULT_DATASET_DIR)
+    folder = dataset_dir(path)
     if (folder / "dataset_info.json").is_file():
         dataset = load_from_disk(str(folder))
         return dataset, f"Đọc tập dữ liệu đã lưu ở {folder}: {len(dataset)} cặp."

@@ -17,6 +17,7 @@ from pathlib import Path
 from nbclient.exceptions import CellExecutionError
 
 from helpers.notebooks import execute_notebook
+from helpers.storage import DATASET_ENV, DEFAULT_DATASET_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = ROOT / "solutions" / "preference_dpo_dataset.ipynb"
@@ -25,7 +26,7 @@ SOLUTION = ROOT / "solutions" / "preference_dpo_dataset.ipynb"
 def build_dataset(out_dir: Path, timeout: int = 1800) -> dict:
     """Execute the solution notebook so that it writes its dataset to ``out_dir``; return the summary."""
     out_dir = out_dir.resolve()
-    os.environ["KIT_DATASET_DIR"] = str(out_dir)  # inherited by the kernel the client starts
+    os.environ[DATASET_ENV] = str(out_dir)  # inherited by the kernel the client starts
     execute_notebook(SOLUTION, timeout)
     return json.loads((out_dir / "summary.json").read_text())
 
@@ -33,7 +34,7 @@ def build_dataset(out_dir: Path, timeout: int = 1800) -> dict:
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, build the dataset and print where it is and what it holds."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "data" / "preference_dpo_dataset")
+    parser.add_argument("--out", type=Path, default=DEFAULT_DATASET_DIR)
     args = parser.parse_args(argv)
     start = time.perf_counter()
     try:

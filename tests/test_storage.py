@@ -80,3 +80,13 @@ def test_saving_again_replaces_the_dataset(tmp_path):
     assert load_from_disk(str(out))["chosen"] == ["better", "best"]
     assert loaded["chosen"] == ["good", "fine"]
     assert sorted(p.name for p in out.parent.iterdir()) == ["dataset"]
+
+
+def test_dataset_folder_is_the_argument_else_the_environment_else_the_repository(tmp_path, monkeypatch):
+    from helpers.storage import DATASET_ENV, DEFAULT_DATASET_DIR, dataset_dir
+
+    monkeypatch.delenv(DATASET_ENV, raising=False)
+    assert dataset_dir() == DEFAULT_DATASET_DIR and DEFAULT_DATASET_DIR.parent.name == "data"
+    monkeypatch.setenv(DATASET_ENV, str(tmp_path / "from-env"))
+    assert dataset_dir() == tmp_path / "from-env" == check_output_dir()
+    assert dataset_dir(tmp_path / "given") == tmp_path / "given"
