@@ -1,8 +1,9 @@
-"""Execute notebooks and store only the outputs that nbval checks (cells marked NBVAL_CHECK_OUTPUT).
+"""Execute notebooks and store the run a reader should see (texts, tables, plots), without logs or widgets.
 
 Usage: python scripts/store_outputs.py notebooks/01_model_pooling.ipynb [...] [--executed-copy /tmp/executed]
-Every other cell is saved without outputs or execution counts, so the repository holds no timings,
-paths or progress bars, and nbval (lax mode) compares exactly the cells that are meant to be stable.
+Model texts, ratings, probabilities and timings are stored so that a reader on GitHub sees a real run; their cells
+are marked NBVAL_IGNORE_OUTPUT, because they change with the CPU. nbval (lax mode) compares only the cells marked
+NBVAL_CHECK_OUTPUT, whose outputs hold on any CPU (counts, columns, validity, policies on fixed inputs).
 """
 
 from __future__ import annotations
@@ -11,39 +12,23 @@ from pathlib import Path
 
 import nbformat
 
-from helpers.notebooks import execute_notebook
-
-CHECK_MARK = "NBVAL_CHECK_OUTPUT"
+from helpers.notebooks import execute_notebook, keep_shown_outputs
 
 
 def store_outputs(path: Path, timeout: int = 1200, executed_copy: Path | None = None) -> None:
-    """Run one notebook in its own folder and keep outputs of checked cells only."""
+    """Run one notebook in its own folder and store its outputs, logs and widgets left out."""
     nb = execute_notebook(path, timeout)
-    if executed_copy:  # everything the notebook showed, for a maintainer to read (never committed)
+    if executed_copy:  # everything the notebook showed, logs included, for a maintainer to read (never committed)
         executed_copy.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, executed_copy / path.name)
-    keep_checked_outputs(nb)
+    keep_shown_outputs(nb)
     nbformat.write(nb, path)
-
-
-def keep_checked_outputs(nb: nbformat.NotebookNode) -> None:
-    """Clear every output but the checked cells', and drop execution timestamps (they change on every run)."""
-    for cell in nb.cells:
-        cell.metadata.pop("execution", None)
-        if cell.cell_type != "code":
-            continue
-        # nbval treats a cell with outputs but no execution count as "unrun": checked cells keep
-        # theirs (deterministic, since cells run in order); all other cells are cleared.
-        if CHECK_MARK not in cell.source:
-            cell.execution_count = None
-            cell.outputs = []
-    nb.metadata.pop("widgets", None)
 
 
 if __name__ == "__main__":
     import argparse
 
-    parser = argparse.ArgumentParser(description="Execute notebooks and keep only the outputs nbval checks.")
+    parser = argparse.ArgumentParser(description="Execute notebooks and store their outputs without logs or widgets.")
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument("--executed-copy", type=Path, help="also save the fully executed notebooks in this folder")
     args = parser.parse_args()
