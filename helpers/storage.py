@@ -8,12 +8,19 @@ import tempfile
 from pathlib import Path
 
 DATASET_ENV = "KIT_DATASET_DIR"
-DEFAULT_DATASET_DIR = Path(__file__).resolve().parents[1] / "data" / "preference_dpo_dataset"
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATASET_DIR = ROOT / "data" / "preference_dpo_dataset"
 
 
 def dataset_dir(path=None) -> Path:
     """Return ``path`` if given, else ``$KIT_DATASET_DIR``, else data/preference_dpo_dataset at the repository root."""
     return Path(path or os.environ.get(DATASET_ENV) or DEFAULT_DATASET_DIR).expanduser()
+
+
+def describe_dir(folder) -> str:
+    """Return ``folder`` relative to the repository when it lies inside it, so stored outputs name no machine's path."""
+    folder = Path(folder).expanduser().resolve()
+    return str(folder.relative_to(ROOT)) if folder.is_relative_to(ROOT) else str(folder)
 
 
 class DatasetDirError(OSError):

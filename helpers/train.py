@@ -11,7 +11,7 @@ from trl import DPOConfig, DPOTrainer
 from helpers.course import EXERCISE_INSTRUCTIONS
 from helpers.models import ensure_offline_model
 from helpers.presets import GREEDY
-from helpers.storage import dataset_dir
+from helpers.storage import dataset_dir, describe_dir
 
 TRAIN_COLUMNS = ("prompt", "chosen", "rejected")
 # Measured on the 2-core test machine with other jobs running: a training step took 2-5x longer and a
@@ -80,10 +80,10 @@ def load_preference_dataset(path: str | os.PathLike | None = None) -> tuple[Data
     folder = dataset_dir(path)
     if (folder / "dataset_info.json").is_file():
         dataset = load_from_disk(str(folder))
-        return dataset, f"Đọc tập dữ liệu đã lưu ở {folder}: {len(dataset)} cặp."
+        return dataset, f"Đọc tập dữ liệu đã lưu ở {describe_dir(folder)}: {len(dataset)} cặp."
     dataset = build_preference_dataset()
     note = (
-        f"Không tìm thấy tập dữ liệu ở {folder} (chạy `make dataset` hoặc notebook lời giải để tạo). "
+        f"Không tìm thấy tập dữ liệu ở {describe_dir(folder)} (chạy `make dataset` hoặc notebook lời giải để tạo). "
         f"Đã tạo tạm {len(dataset)} cặp bằng chính các hàm của bộ khóa học (run_pooling → giám khảo → pick_pairs, "
         "mức 🐕 của bài tập, không có EvolQuality) trên 6 hướng dẫn của lời giải; tập này không được lưu."
     )

@@ -90,3 +90,10 @@ def test_dataset_folder_is_the_argument_else_the_environment_else_the_repository
     monkeypatch.setenv(DATASET_ENV, str(tmp_path / "from-env"))
     assert dataset_dir() == tmp_path / "from-env" == check_output_dir()
     assert dataset_dir(tmp_path / "given") == tmp_path / "given"
+
+
+def test_describe_dir_names_folders_inside_the_repository_relatively(tmp_path):
+    from helpers.storage import DEFAULT_DATASET_DIR, describe_dir
+
+    assert describe_dir(DEFAULT_DATASET_DIR) == "data/preference_dpo_dataset"
+    assert describe_dir(tmp_path) == str(tmp_path.resolve())
