@@ -49,7 +49,7 @@ test-browser: venv
 
 # Maintainers: on one machine the notebooks are deterministic. Run 1 records their full outputs (in a temporary
 # folder), runs 2..RUNS run them again and compare every cell with that recording (not with the committed files,
-# which come from another CPU). About 10 minutes per run on 2 cores.
+# which may come from another CPU). About 7 minutes per run on 2 cores (RUNS=3: 22 minutes).
 RUNS ?= 3
 determinism: venv
 	$(BIN)/python scripts/determinism.py --runs $(RUNS) notebooks/*.ipynb solutions/*.ipynb
