@@ -46,7 +46,7 @@ def test_keep_shown_outputs_keeps_texts_and_plots_and_drops_logs_widgets_and_tim
     keep_shown_outputs(nb)
     first, controls, plotted = nb.cells
     assert [o.text for o in first.outputs] == ["Xong: 3 hàng.\n"] and first.execution_count == 1
-    assert controls.outputs == [] and controls.execution_count is None  # nbval would call an output without a count "unrun"
+    assert controls.outputs == [] and controls.execution_count is None  # an empty cell keeps no stale count
     assert plotted.outputs == [plot]
     assert all("execution" not in cell.metadata for cell in nb.cells) and "widgets" not in nb.metadata
 
