@@ -4,7 +4,7 @@ Usage: python scripts/determinism.py [--runs 3] [--record-dir DIR] notebooks/*.i
 
 Run 1 records the notebooks' full outputs on this machine in DIR (executed copies, readable in JupyterLab).
 Runs 2..N execute them again and compare every code cell with that recording, not with the committed notebooks:
-those were recorded on another CPU, and model outputs differ from one CPU to another (see the README).
+those may have been recorded on another CPU, and model outputs differ from one CPU to another (see the README).
 
 Compared: what a reader sees (stdout, text results, tables, HTML), as stored by scripts/store_outputs.py.
 Not compared: stderr logs and widgets (helpers.notebooks.is_shown_output), images (as nbval skips them), and
