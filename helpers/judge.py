@@ -6,6 +6,7 @@ from typing import Any
 
 from distilabel.steps.tasks import UltraFeedback
 
+from helpers.llm import KitTransformersLLM
 from helpers.presets import load_llm
 
 RATINGS = [1, 2, 3, 4, 5]
@@ -20,7 +21,9 @@ def build_rating_schema(num_completions: int, max_rationale_chars: int = 100, wi
     properties = {"ratings": one_per_completion({"type": "integer", "enum": RATINGS})}
     if with_rationales:
         properties["rationales"] = one_per_completion({"type": "string", "minLength": 1, "maxLength": max_rationale_chars})
-    return {"title": "Judgement", "type": "object", "properties": properties, "required": list(properties)}
+    # No other keys: JSON Schema allows extra properties unless told, and a free key lets the judge ramble.
+    return {"title": "Judgement", "type": "object", "properties": properties, "required": list(properties),
+            "additionalProperties": False}
 
 
 class KitUltraFeedback(UltraFeedback):
@@ -40,6 +43,14 @@ class KitUltraFeedback(UltraFeedback):
     def get_structured_output(self) -> dict[str, Any]:
         """Return the bounded schema for this task's number of completions."""
         return build_rating_schema(self.num_completions, self.max_rationale_chars, self.with_rationales)
+
+    def _set_default_structured_output(self) -> None:
+        """Give the kit's LLM the schema as distilabel does, minus its check that outlines is installed."""
+        # The kit's TransformersLLM enforces the schema with llguidance (helpers/structured.py), not outlines.
+        if isinstance(self.llm, KitTransformersLLM) and not self.llm.structured_output:
+            self.llm.structured_output = {"format": "json", "schema": self.get_structured_output()}
+        else:
+            super()._set_default_structured_output()
 
 
 def build_judge(

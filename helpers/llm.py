@@ -12,16 +12,16 @@ from distilabel.models.llms.base import LLM
 # What this process has already loaded, keyed by what built it. distilabel's TransformersLLM loads
 # the weights again on every `load()`, and the notebooks call tasks directly as the chapter does:
 # notebook 4 alone builds nine judges of the same model. Without these, it held nine copies of the
-# weights and rebuilt the same outlines index nine times (6-7 s each, outlines 0.1.x no longer
-# caches it). Generation does not change a model, so one loaded copy can serve every task.
+# weights and built the same structured-output grammar nine times. Generation does not change a model,
+# so one loaded copy can serve every task.
 _PIPELINES: dict = {}
-_PROCESSORS: dict = {}
+_GRAMMARS: dict = {}
 
 
 def forget_loaded_models() -> None:
-    """Drop the models and structured-output processors this process keeps for reuse."""
+    """Drop the models and structured-output grammars this process keeps for reuse."""
     _PIPELINES.clear()
-    _PROCESSORS.clear()
+    _GRAMMARS.clear()
 
 
 class KitTransformersLLM(TransformersLLM):
@@ -58,8 +58,11 @@ class KitTransformersLLM(TransformersLLM):
         set_seed(self.seed)
         key = self._pipeline_key()
         if key in _PIPELINES:
-            self._load_from(_PIPELINES[key])
+            self._pipeline = _PIPELINES[key]
+            LLM.load(self)  # what TransformersLLM.load does after loading the pipeline
         else:
+            # distilabel would build an outlines processor here (see helpers/structured.py): load without it.
+            structured_output, self.structured_output = self.structured_output, None
             try:
                 super().load()
             except OSError as error:  # transformers' "not a local folder and the Hub is unreachable"
@@ -68,10 +71,12 @@ class KitTransformersLLM(TransformersLLM):
                     "Hugging Face Hub (không có mạng, HF_HUB_OFFLINE=1, hoặc tên mô hình sai). Trên máy không có GPU/mạng, "
                     "hãy dùng preset offline: đặt KIT_PRESET=offline (hoặc load_llm(role, 'offline'))."
                 ) from error
+            finally:
+                self.structured_output = structured_output
             _PIPELINES[key] = self._pipeline
         self._pipeline._batch_size = self.batch_size  # the same for every LLM sharing it: it is part of the key
-        if self._logits_processor:
-            self._logits_processor = [FreshStateProcessor(p) for p in self._logits_processor]
+        if self.structured_output:
+            self._logits_processor = [self._prepare_structured_output(self.structured_output)]
 
     def _pipeline_key(self) -> str:
         """Return what identifies the loaded pipeline: model, dtype, placement, template, batch size."""
@@ -79,19 +84,17 @@ class KitTransformersLLM(TransformersLLM):
                   "chat_template", "trust_remote_code", "batch_size")
         return json.dumps({f: getattr(self, f) for f in fields}, sort_keys=True, default=str)
 
-    def _load_from(self, pipeline) -> None:
-        """Finish ``load()`` on a pipeline this process already loaded (TransformersLLM.load minus the loading)."""
-        self._pipeline = pipeline
-        if self.structured_output:
-            self._logits_processor = [self._prepare_structured_output(self.structured_output)]
-        LLM.load(self)
-
     def _prepare_structured_output(self, structured_output=None):
-        """Build the outlines processor for this schema once per model and process, then reuse it."""
+        """Return a fresh llguidance processor; its grammar is built once per model, schema and process."""
+        from helpers.structured import GrammarLogitsProcessor, build_grammar, build_tokenizer, schema_as_dict
+
+        if structured_output.get("format", "json") == "json" and not isinstance(structured_output["schema"], str):
+            self.structured_output["schema"] = schema_as_dict(structured_output["schema"])  # as distilabel does
         key = (self._pipeline_key(), json.dumps(structured_output, sort_keys=True, default=str))
-        if key not in _PROCESSORS:
-            _PROCESSORS[key] = super()._prepare_structured_output(structured_output)
-        return _PROCESSORS[key]
+        if key not in _GRAMMARS:
+            tokenizer = build_tokenizer(self._pipeline.tokenizer, self._pipeline.model.config.vocab_size)
+            _GRAMMARS[key] = (tokenizer, build_grammar(structured_output))
+        return GrammarLogitsProcessor(*_GRAMMARS[key])
 
     def generate(self, inputs, **kwargs):
         """Generate as distilabel does, then cut each text at the first stop string (when ``stop`` is set)."""
@@ -120,33 +123,3 @@ def cut_at_stop(text: Optional[str], stop: list[str]) -> Optional[str]:
     text = text[: min(cuts)] if cuts else text
     return text.strip() or None
 
-
-class FreshStateProcessor:
-    """Wrap an outlines logits processor so that every new generation starts from a fresh state."""
-
-    # outlines 0.1.x processors remember where the first prompt ended (`_seq_start_idx`) and every
-    # state they walked through; distilabel 1.5.3 builds one processor at load() and reuses it, so
-    # only the first generation was constrained (1 valid JSON of 5 here). transformers calls the
-    # processor once per new token: a call whose ids do not extend the previous call's ids by one
-    # token belongs to a new generation (a new prompt, or a new batch), so reset the state there.
-
-    def __init__(self, processor):
-        self.processor = processor
-        self._previous = None
-
-    def __call__(self, input_ids, scores):
-        """Reset the wrapped processor at the start of a generation, then apply it."""
-        import torch
-
-        previous = self._previous
-        continues = (
-            previous is not None
-            and input_ids.shape[0] == previous.shape[0]
-            and input_ids.shape[1] == previous.shape[1] + 1
-            and torch.equal(input_ids[:, :-1], previous)
-        )
-        if not continues:
-            self.processor._seq_start_idx = None
-            self.processor._guide_states = {hash(tuple([])): self.processor.guide.initial_state}
-        self._previous = input_ids.detach().clone()
-        return self.processor(input_ids, scores)

@@ -1,10 +1,9 @@
-"""The judge: bounded schema, outlines state reset per generation, and ratings that never vanish."""
+"""The judge: bounded schema enforced from a fresh state per generation, and ratings that never vanish."""
 
 import pytest
 import torch
 
 from helpers.judge import build_judge, build_rating_schema, rate
-from helpers.llm import FreshStateProcessor
 from helpers.sanity import break_answer, build_sanity_rows, score_judge
 
 
@@ -15,38 +14,79 @@ def test_schema_bounds_ratings_and_lengths():
     assert ratings["minItems"] == ratings["maxItems"] == 3
     assert rationales["minItems"] == rationales["maxItems"] == 3
     assert rationales["items"]["maxLength"] == 50
+    assert schema["additionalProperties"] is False and schema["required"] == ["ratings", "rationales"]
 
 
-class RecordingProcessor:
-    """Stands in for an outlines processor: records the state resets it sees."""
+@pytest.fixture(scope="module")
+def tokenizer(fresh_cache):
+    from transformers import AutoTokenizer
 
-    def __init__(self):
-        self.guide = type("Guide", (), {"initial_state": 0})()
-        self._seq_start_idx = 7
-        self._guide_states = {"old": 1}
-        self.resets = 0
-
-    def __call__(self, input_ids, scores):
-        if self._seq_start_idx is None:
-            self.resets += 1
-            self._seq_start_idx = input_ids.shape[1]
-        return scores
+    return AutoTokenizer.from_pretrained(fresh_cache[1])
 
 
-def test_fresh_state_processor_resets_only_at_a_new_generation():
-    inner = RecordingProcessor()
-    wrapped = FreshStateProcessor(inner)
-    scores = torch.zeros(1, 5)
-    prompt = torch.tensor([[1, 2, 3]])
-    wrapped(prompt, scores)
-    wrapped(torch.tensor([[1, 2, 3, 9]]), scores)  # same generation, one more token
-    wrapped(torch.tensor([[1, 2, 3, 9, 4]]), scores)
-    assert inner.resets == 1
-    wrapped(torch.tensor([[5, 6, 7, 8, 9, 10]]), scores)  # a new prompt, longer by one: still new
-    assert inner.resets == 2
-    wrapped(prompt, scores)  # the same prompt again
-    assert inner.resets == 3
-    assert inner._guide_states == {hash(tuple([])): 0}
+@pytest.fixture(scope="module")
+def processor_for(tokenizer):
+    from helpers.structured import GrammarLogitsProcessor, build_grammar, build_tokenizer
+
+    lltokenizer = build_tokenizer(tokenizer, len(tokenizer))
+    return lambda schema: GrammarLogitsProcessor(lltokenizer, build_grammar({"format": "json", "schema": schema}))
+
+
+def allowed_texts(processor, ids, tokenizer):
+    """Run the processor on ids and return the texts of the tokens it leaves allowed."""
+    scores = processor(torch.tensor(ids), torch.zeros(len(ids), len(tokenizer)))
+    return [{tokenizer.decode([i]) for i in torch.nonzero(row > float("-inf")).flatten().tolist()} for row in scores]
+
+
+def test_grammar_forces_the_schema_token_by_token(processor_for, tokenizer):
+    processor = processor_for(build_rating_schema(2))
+    prompt = tokenizer.encode("Rate them:")
+    first = allowed_texts(processor, [prompt], tokenizer)[0]
+    assert first and all(text.startswith("{") for text in first)  # a JSON object, nothing else, not the end
+    ids = list(prompt)
+    for token in tokenizer.encode('{"ratings": [1, 2], "rationales": ["ok", "no"]}'):
+        ids.append(token)
+        allowed = allowed_texts(processor, [ids], tokenizer)[0]
+    assert allowed == {tokenizer.eos_token}  # the object is complete: only the end is left
+    ids = list(prompt)
+    allowed_texts(processor, [ids], tokenizer)  # the same prompt again: a new generation
+    for token in tokenizer.encode('{"ratings": ['):
+        ids.append(token)
+        ratings = allowed_texts(processor, [ids], tokenizer)[0]
+    assert {"1", "5"} <= ratings and not {"0", "6", "]"} & ratings  # 1-5 only, and not an empty list
+
+
+def test_every_generation_starts_from_a_fresh_state(processor_for, tokenizer):
+    processor = processor_for(build_rating_schema(2))
+    prompt = tokenizer.encode("Rate them:")
+    fresh = allowed_texts(processor, [prompt], tokenizer)[0]
+    allowed_texts(processor, [prompt + tokenizer.encode("{")], tokenizer)
+    assert allowed_texts(processor, [prompt], tokenizer)[0] == fresh  # the same prompt again: a new generation
+    other = tokenizer.encode("Now rate these two:")
+    assert allowed_texts(processor, [other], tokenizer)[0] == fresh
+    # A batch: one state per row, each advanced by its own last token, as if each row were alone.
+    def walk(processor, rows, steps):
+        allowed = allowed_texts(processor, rows, tokenizer)
+        for step in steps:
+            rows = [row + [token] for row, token in zip(rows, step)]
+            allowed = allowed_texts(processor, rows, tokenizer)
+        return allowed
+
+    opening, word, letter = tokenizer.encode('{"'), tokenizer.encode("ratings")[0], tokenizer.encode("r")[0]
+    batch = walk(processor, [prompt, prompt], [opening * 2, [word, letter]])
+    alone = [walk(processor_for(build_rating_schema(2)), [prompt], [opening, [token]])[0] for token in (word, letter)]
+    assert batch == alone and batch[0] != batch[1]
+
+
+def test_a_bad_structured_output_fails_clearly(processor_for):
+    from helpers.structured import build_grammar
+
+    with pytest.raises(ValueError, match="format"):
+        build_grammar({"format": "yaml", "schema": {}})
+    with pytest.raises(ValueError, match="schema"):
+        build_grammar({"format": "json"})
+    with pytest.raises(ValueError, match="không hợp lệ"):
+        processor_for({"type": "object", "properties": {"a": {"type": "integer", "minimum": 5, "maximum": 1}}, "required": ["a"]})
 
 
 def test_missing_generations_column_names_the_rename():
@@ -111,17 +151,17 @@ def test_count_valid_ratings_counts_per_completion():
 
 
 def test_judges_of_one_model_share_its_weights_and_schema(structured_judge):
-    # Notebook 4 builds nine judges of the same model: one loaded copy and one outlines index serve them all.
+    # Notebook 4 builds nine judges of the same model: one loaded copy and one grammar serve them all.
     from helpers import llm as kit_llm
 
     honest = build_judge(structured=True, num_completions=2, aspect="honesty", preset="offline")
     honest.load()
     assert honest.llm._pipeline is structured_judge.llm._pipeline
-    assert honest.llm._logits_processor[0].processor is structured_judge.llm._logits_processor[0].processor
+    assert honest.llm._logits_processor[0].grammar is structured_judge.llm._logits_processor[0].grammar
     assert honest.llm._logits_processor[0] is not structured_judge.llm._logits_processor[0]  # own state
     short = build_judge(structured=True, num_completions=2, with_rationales=False, preset="offline")
     short.load()
-    assert short.llm._logits_processor[0].processor is not structured_judge.llm._logits_processor[0].processor
+    assert short.llm._logits_processor[0].grammar != structured_judge.llm._logits_processor[0].grammar
     rated = rate(short, [{"instruction": "What is 2 + 2?", "generations": ["4.", "Bananas."]}])
     assert all(r in {1, 2, 3, 4, 5} for r in rated[0]["ratings"]) and len(rated[0]["ratings"]) == 2
     kit_llm.forget_loaded_models()
