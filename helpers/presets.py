@@ -13,6 +13,7 @@ from helpers.models import SMOLLM2_NAME, ensure_offline_model
 PRESET_ENV = "KIT_PRESET"
 DTYPE_ENV = "KIT_DTYPE"
 CPU_DTYPE = "cpu-auto"  # resolved by choose_cpu_dtype when the LLM is built
+GPU_DTYPE = "gpu-auto"  # resolved by choose_gpu_dtype when the LLM is built
 OFFLINE_MODEL = "offline:" + SMOLLM2_NAME  # resolved to the converted local folder by load_llm
 GEMMA_MODEL = "offline:" + GEMMA_NAME  # needs `make gemma`; resolved only when a role uses it
 
@@ -106,7 +107,8 @@ PRESETS = {
             "generator_b": Role("Qwen/Qwen2.5-1.5B-Instruct", {**GREEDY, "max_new_tokens": 256}),
             "judge": Role("HuggingFaceTB/SmolLM2-1.7B-Instruct", {**GREEDY, "max_new_tokens": 512}),
         },
-        torch_dtype="bfloat16",
+        # bfloat16 on a GPU that computes it natively (Ampere and newer), float16 on older ones (Colab's free T4).
+        torch_dtype=GPU_DTYPE,
         device_map="auto",
         batch_size=8,
     ),
@@ -170,6 +172,29 @@ def choose_cpu_dtype(cpu_flags: str | None = None) -> str:
     return "bfloat16" if {"amx_bf16", "avx512_bf16"} & flags else "float32"
 
 
+def choose_gpu_dtype(capability: tuple[int, int] | None = None) -> str:
+    """Return ``$KIT_DTYPE`` if set, else bfloat16 on a GPU with native bf16 (compute capability 8.0+), else float16."""
+    # Not torch.cuda.is_bf16_supported(): by default it also says yes where bf16 is only emulated (a T4, 7.5).
+    if os.environ.get(DTYPE_ENV):
+        return os.environ[DTYPE_ENV]
+    if capability is None:
+        import torch
+
+        if not torch.cuda.is_available():  # the GPU preset asked for on a CPU: as the CPU presets do
+            return choose_cpu_dtype()
+        capability = torch.cuda.get_device_capability()
+    return "bfloat16" if tuple(capability) >= (8, 0) else "float16"
+
+
+def choose_dtype(preset_dtype: str) -> str:
+    """Resolve a preset's dtype setting (``cpu-auto``, ``gpu-auto`` or a torch dtype name) on this machine."""
+    if preset_dtype == CPU_DTYPE:
+        return choose_cpu_dtype()
+    if preset_dtype == GPU_DTYPE:
+        return choose_gpu_dtype()
+    return preset_dtype
+
+
 def resolve_model(model: str) -> str:
     """Turn a preset's model name into what transformers loads (a local folder for offline models)."""
     if model == OFFLINE_MODEL:
@@ -185,7 +210,7 @@ def load_llm(role: str = "generator_a", preset: str | None = None, **generation)
     spec = get_role(role, chosen.name)
     return KitTransformersLLM(
         model=resolve_model(spec.model),
-        torch_dtype=choose_cpu_dtype() if chosen.torch_dtype == CPU_DTYPE else chosen.torch_dtype,
+        torch_dtype=choose_dtype(chosen.torch_dtype),
         device_map=chosen.device_map,
         cpu_threads=chosen.cpu_threads,
         batch_size=chosen.batch_size,

@@ -25,7 +25,12 @@ def test_unknown_preset_and_role_are_clear():
 
 
 def test_course_wiring_without_download(monkeypatch):
+    import torch
+
     monkeypatch.setattr(presets, "ensure_offline_model", lambda: pytest.fail("offline model touched"))
+    monkeypatch.delenv(presets.DTYPE_ENV, raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (8, 0))  # an A100
     a = presets.load_llm("generator_a", "course")
     b = presets.load_llm("generator_b", "course")
     judge = presets.load_llm("judge", "course")
@@ -36,6 +41,18 @@ def test_course_wiring_without_download(monkeypatch):
     assert a.generation_kwargs["do_sample"] is False
     assert a.model_name == "HuggingFaceTB/SmolLM2-1.7B-Instruct"
     assert getattr(a, "_pipeline", None) is None  # nothing loaded, nothing downloaded
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (7, 5))  # Colab's free T4
+    assert presets.load_llm("judge", "course").torch_dtype == "float16"
+
+
+def test_gpu_dtype_follows_the_gpu_and_the_environment(monkeypatch):
+    monkeypatch.delenv(presets.DTYPE_ENV, raising=False)
+    assert presets.choose_gpu_dtype((9, 0)) == "bfloat16"
+    assert presets.choose_gpu_dtype((8, 6)) == "bfloat16"
+    assert presets.choose_gpu_dtype((7, 5)) == "float16"  # T4: bf16 only emulated
+    assert presets.choose_gpu_dtype((6, 0)) == "float16"
+    monkeypatch.setenv(presets.DTYPE_ENV, "float32")
+    assert presets.choose_gpu_dtype((9, 0)) == "float32"
 
 
 def test_offline_llm_settings(fresh_cache, monkeypatch):
