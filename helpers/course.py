@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-# Forks: change REPO (and BRANCH if needed), then run `make navigation` to rewrite every badge and setup cell.
-REPO = "ngoctnq/preference-datasets-kit"
+# The GitHub repository ("owner/name") that the Colab buttons and the Colab setup cell use. It is a setting, empty
+# until the course is published: then notebooks show no Colab button and the setup cell on Colab stops with an
+# explanation. Set it with `make navigation REPO=owner/name`, which writes it here and rewrites every badge,
+# setup cell and the README.
+REPO = ""
 BRANCH = "main"
 
 # The exercise's instructions (solutions/preference_dpo_dataset.ipynb shows them to learners), reused where a
@@ -17,19 +20,12 @@ EXERCISE_INSTRUCTIONS = (
     "What is the difference between weather and climate?",
 )
 
-COLAB_DIR = "/content/" + REPO.split("/")[1]  # where the setup cell clones the repository on Colab
+COLAB_DIR = "/content/preference-datasets-kit"  # where the setup cell clones the repository on Colab
 
-# Packages that Colab already ships in a build that matches its GPU and kernel: reinstalling torch would fetch
-# a multi-GB wheel and could swap the CUDA build; replacing jupyterlab/ipykernel/ipywidgets can break the Colab
-# kernel until a restart. Every other pin of requirements.txt is installed as it is.
-COLAB_KEEPS = ("torch", "jupyterlab", "ipykernel", "ipywidgets")
-
-# Run in order with `&&` by the setup cell (only on Colab) and quoted in the README's "Chạy trên Colab" section.
-COLAB_COMMANDS = (
-    # `test -d ... ||`: after an interrupted install, running the cell again resumes instead of failing to clone.
-    f"test -d {COLAB_DIR} || git clone --depth 1 --branch {BRANCH} https://github.com/{REPO}.git {COLAB_DIR}",
-    f"cd {COLAB_DIR}",
-    "pip install --quiet $(grep -vE '^(#|" + "|".join(f"{name}==" for name in COLAB_KEEPS) + ")' requirements.txt)",
-    "pip install --quiet --no-deps -r requirements-nodeps.txt",
-    "pip install --quiet --no-deps -e .",
+# What Colab installs, in the clone, as `python -m pip install ...` (run by the setup cell, quoted in the README).
+# requirements-colab.txt leaves out torch, ipykernel and ipywidgets: Colab's own builds match its GPU and kernel.
+COLAB_INSTALLS = (
+    ("-r", "requirements-colab.txt"),
+    ("--no-deps", "-r", "requirements-nodeps.txt"),
+    ("--no-deps", "-e", "."),
 )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import nbformat
 
-from helpers.course import BRANCH, COLAB_COMMANDS, COLAB_DIR, REPO
+from helpers import course
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_GLOB = "notebooks/*.ipynb"
@@ -66,13 +66,32 @@ def read_title_of(path: str, root: Path = ROOT) -> str:
     return title or Path(path).name
 
 
+# What stands where a Colab badge would, while helpers/course.py names no repository.
+NO_REPO_NOTE = "*(Chưa có nút Colab: bộ khóa học chưa đặt kho GitHub — xem README, mục “Chạy trên Colab”.)*"
+REPO_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]*)/[A-Za-z0-9._-]+$")
+
+
+def check_repo(repo: str) -> str:
+    """Return ``repo`` if it is a GitHub "owner/name", else raise a ValueError that says what is expected."""
+    if not REPO_NAME.match(repo):
+        raise ValueError(f"REPO must be a GitHub 'owner/name' such as 'my-org/preference-datasets-kit', not {repo!r}")
+    return repo
+
+
+def make_clone_url() -> str:
+    """Return the address the Colab setup cell clones (empty while no repository is set)."""
+    return f"https://github.com/{course.REPO}.git" if course.REPO else ""
+
+
 def make_colab_url(path: str) -> str:
     """Return the Open-in-Colab address of a repo path."""
-    return f"https://colab.research.google.com/github/{REPO}/blob/{BRANCH}/{path}"
+    return f"https://colab.research.google.com/github/{course.REPO}/blob/{course.BRANCH}/{path}"
 
 
 def make_badge(path: str) -> str:
-    """Return the standard Open-in-Colab badge (markdown) for a repo path."""
+    """Return the standard Open-in-Colab badge (markdown) for a repo path, or a note while no repository is set."""
+    if not course.REPO:
+        return NO_REPO_NOTE
     return f"[![Open In Colab]({BADGE_IMAGE})]({make_colab_url(path)})"
 
 
@@ -96,33 +115,50 @@ def render_nav(path: str, root: Path = ROOT) -> str:
     return "\n".join([NAV_MARKER, make_badge(path), "", " · ".join(links)]).rstrip()
 
 
-def render_setup() -> str:
+def render_setup(clone_url: str | None = None, home: str = course.COLAB_DIR) -> str:
     """Return the source of the setup cell, the same in every notebook (self-contained: helpers is not yet importable on Colab)."""
-    commands = "".join(f"        {command!r},\n" for command in COLAB_COMMANDS)
-    return (
-        "# NBVAL_IGNORE_OUTPUT\n"
-        f"{SETUP_MARKER}, do not edit (the same cell in every notebook).\n"
-        "# On Colab: clone the course, install its pinned packages (keeping Colab's own CUDA torch), import from the clone.\n"
-        "# Anywhere else (`make lab`): nothing is installed; the cell only prints the versions and the preset.\n"
-        "import os\n"
-        "import subprocess\n"
-        "import sys\n"
-        "\n"
-        'if "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ:\n'
-        "    COLAB_COMMANDS = [\n"
-        f"{commands}"
-        "    ]\n"
-        f'    if not os.path.exists("{COLAB_DIR}/.kit-installed"):  # once per Colab runtime\n'
-        '        subprocess.run(" && ".join(COLAB_COMMANDS), shell=True, check=True)\n'
-        f'        open("{COLAB_DIR}/.kit-installed", "w").close()\n'
-        "    # Every course notebook sits one folder below the repository root and reaches shared files as ../\n"
-        f'    os.chdir("{COLAB_DIR}/notebooks")\n'
-        f'    sys.path.insert(0, "{COLAB_DIR}")  # the editable install is only seen after a restart\n'
-        "\n"
-        "from helpers.setup import show_environment\n"
-        "\n"
-        "show_environment()"
-    )
+    clone_url = make_clone_url() if clone_url is None else clone_url
+    installs = "".join(f"        {list(args)!r},\n" for args in course.COLAB_INSTALLS)
+    return f"""# NBVAL_IGNORE_OUTPUT
+{SETUP_MARKER}, do not edit (the same cell in every notebook).
+# On Colab: clone the course, install what it needs on top of Colab's own torch and widgets, import from the clone.
+# Anywhere else (`make lab`): nothing is installed; the cell only prints the versions and the preset.
+import os
+import sys
+
+if "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ:
+    import shutil
+    import subprocess
+
+    CLONE_URL, BRANCH, HOME = {clone_url!r}, {course.BRANCH!r}, {home!r}
+    INSTALLS = [
+{installs}    ]
+
+    def run(*command, cwd=None):
+        \"\"\"Run a command; if it fails, show its last lines and stop here (running the cell again resumes).\"\"\"
+        result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+        if result.returncode:
+            print("\\n".join((result.stdout + result.stderr).splitlines()[-25:]))
+            raise RuntimeError(f"Lệnh thất bại (mã {{result.returncode}}): {{' '.join(command)}}. Xem các dòng cuối ở trên.")
+
+    if not os.path.exists(f"{{HOME}}/.kit-installed"):  # once per Colab runtime
+        if not CLONE_URL:
+            raise RuntimeError("Bộ khóa học chưa đặt kho GitHub (REPO trong helpers/course.py) nên Colab không biết tải "
+                               "nó từ đâu. Người duy trì: chạy `make navigation REPO=chủ/tên-kho` rồi commit.")
+        # A clone cut short leaves a folder whose files differ from its commit, or no commit at all: clone again.
+        if subprocess.run(["git", "-C", HOME, "diff", "--quiet", "HEAD"], capture_output=True).returncode:
+            shutil.rmtree(HOME, ignore_errors=True)
+            run("git", "clone", "--depth", "1", "--branch", BRANCH, CLONE_URL, HOME)
+        for args in INSTALLS:
+            run(sys.executable, "-m", "pip", "install", *args, cwd=HOME)
+        open(f"{{HOME}}/.kit-installed", "w").close()
+    # Every course notebook sits one folder below the repository root and reaches shared files as ../
+    os.chdir(f"{{HOME}}/notebooks")
+    sys.path.insert(0, HOME)  # the editable install is only seen after a restart
+
+from helpers.setup import show_environment
+
+show_environment()"""
 
 
 def apply_course_cells(nb: nbformat.NotebookNode, path: str, root: Path = ROOT) -> nbformat.NotebookNode:
@@ -144,21 +180,29 @@ def apply_course_cells(nb: nbformat.NotebookNode, path: str, root: Path = ROOT) 
     return nb
 
 
+def make_table_badge(path: str) -> str:
+    """Return the README table's Colab cell: the badge, or a short note while no repository is set."""
+    return make_badge(path) if course.REPO else "chưa có (xem mục “Chạy trên Colab”)"
+
+
 def render_table(root: Path = ROOT) -> str:
     """Return the README's notebook table: one row per numbered notebook, then the exercise with its solution."""
     rows = ["| # | Chủ đề | Notebook | Colab |", "|---|---|---|---|"]
     for path in list_course(root)[:-1]:
         number = Path(path).name.split("_", 1)[0].lstrip("0") or "0"
         topic = LESSON_NUMBER.sub("", read_title_of(path, root))
-        rows.append(f"| {number} | {topic} | [`{path}`]({path}) | {make_badge(path)} |")
+        rows.append(f"| {number} | {topic} | [`{path}`]({path}) | {make_table_badge(path)} |")
     exercise = f"[`{EXERCISE}`]({EXERCISE}) · lời giải: [`{SOLUTION}`]({SOLUTION})"
-    rows.append(f"| 🏋️ | {read_title_of(EXERCISE, root)} | {exercise} | {make_badge(EXERCISE)} |")
+    rows.append(f"| 🏋️ | {read_title_of(EXERCISE, root)} | {exercise} | {make_table_badge(EXERCISE)} |")
     return "\n".join(rows)
 
 
 def render_colab_commands() -> str:
-    """Return the README's Colab commands block (the same commands the setup cell runs)."""
-    return "```bash\n" + "\n".join(COLAB_COMMANDS) + "\n```"
+    """Return the README's Colab commands block: what the setup cell runs, as shell commands."""
+    url = make_clone_url() or "https://github.com/<chủ>/<tên-kho>.git"
+    commands = [f"git clone --depth 1 --branch {course.BRANCH} {url} {course.COLAB_DIR}", f"cd {course.COLAB_DIR}"]
+    commands += ["python -m pip install " + " ".join(args) for args in course.COLAB_INSTALLS]
+    return "```bash\n" + "\n".join(commands) + "\n```"
 
 
 def replace_between(text: str, start: str, end: str, body: str) -> str:

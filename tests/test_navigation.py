@@ -11,7 +11,7 @@ import nbformat
 import pytest
 
 from helpers import navigation
-from helpers.course import COLAB_COMMANDS, COLAB_KEEPS, REPO
+from helpers import course
 
 ROOT = Path(__file__).resolve().parent.parent
 ALL_NOTEBOOKS = [*navigation.list_course(ROOT), navigation.SOLUTION]
@@ -41,8 +41,11 @@ def test_nav_cell_is_first_with_its_own_badge_and_existing_neighbours(path):
     assert (nb.nbformat, nb.nbformat_minor) == (4, 4) and not any("id" in cell for cell in nb.cells)
     nav = nb.cells[0]
     assert navigation.is_nav_cell(nav) and sum(navigation.is_nav_cell(cell) for cell in nb.cells) == 1
-    badge = f"[![Open In Colab]({navigation.BADGE_IMAGE})](https://colab.research.google.com/github/{REPO}/blob/main/{path})"
-    assert badge in nav.source
+    assert navigation.make_badge(path) in nav.source
+    if course.REPO:
+        assert f"(https://colab.research.google.com/github/{course.REPO}/blob/main/{path})" in nav.source
+    else:  # no repository set: no button pretends there is one
+        assert "colab.research.google.com" not in nav.source and navigation.NO_REPO_NOTE in nav.source
     links = [link for link in LINK.findall(nav.source) if link != navigation.make_colab_url(path)]
     assert links, "no prev/next link"
     for link in links:
@@ -70,30 +73,87 @@ def test_setup_cell_is_the_first_code_cell_right_after_nav_and_identical_everywh
     assert sources == {navigation.render_setup()}
 
 
-def test_colab_branch_runs_exactly_the_colab_commands():
+def test_colab_branch_installs_the_colab_files_with_this_python():
     tree = ast.parse(navigation.render_setup())
     colab_if = next(node for node in tree.body if isinstance(node, ast.If))
     assert "google.colab" in ast.unparse(colab_if.test) and "COLAB_RELEASE_TAG" in ast.unparse(colab_if.test)
-    assign = next(node for node in colab_if.body if isinstance(node, ast.Assign))
-    assert tuple(ast.literal_eval(assign.value)) == COLAB_COMMANDS
-    assert f"git clone --depth 1 --branch main https://github.com/{REPO}.git " in COLAB_COMMANDS[0]
-
-
-def test_colab_installs_every_pin_but_the_ones_colab_keeps():
-    # Run the Colab install command's own package list (the $(...) part) against requirements.txt.
-    install = next(command for command in COLAB_COMMANDS if "requirements.txt" in command)
-    listing = re.search(r"\$\((.*)\)", install)[1]
-    shown = subprocess.run(["bash", "-c", f"echo $({listing})"], cwd=ROOT, capture_output=True, text=True, check=True)
-    pins = [line for line in (ROOT / "requirements.txt").read_text().splitlines() if line and not line.startswith("#")]
-    kept = [pin for pin in pins if pin.split("==")[0] not in COLAB_KEEPS]
-    assert shown.stdout.split() == kept and len(kept) == len(pins) - len(COLAB_KEEPS)
+    assigned = {ast.unparse(node.targets[0]): node.value for node in colab_if.body if isinstance(node, ast.Assign)}
+    assert [tuple(args) for args in ast.literal_eval(assigned["INSTALLS"])] == list(course.COLAB_INSTALLS)
+    assert ast.literal_eval(assigned["(CLONE_URL, BRANCH, HOME)"]) == (navigation.make_clone_url(), "main", course.COLAB_DIR)
+    assert "run(sys.executable, '-m', 'pip', 'install', *args, cwd=HOME)" in ast.unparse(colab_if)
+    # Colab keeps its own torch, kernel and widgets: the file it installs names none of them.
+    colab = (ROOT / "requirements-colab.txt").read_text()
+    assert not re.search(r"^(torch|jupyterlab|ipykernel|ipywidgets|pytest|nbval)==", colab, re.MULTILINE)
+    assert "-r requirements-colab.txt" in (ROOT / "requirements.txt").read_text().splitlines()
 
 
 def test_readme_colab_section_lists_the_same_commands():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Chạy trên Colab", 1)[1].split("\n## ", 1)[0]
-    block = re.search(r"```bash\n(.*?)\n```", section, re.DOTALL)[1]
-    assert tuple(block.split("\n")) == COLAB_COMMANDS
+    block = re.search(r"```bash\n.*?\n```", section, re.DOTALL)[0]
+    assert block == navigation.render_colab_commands()
+    assert "python -m pip install -r requirements-colab.txt" in block
+
+
+def run_colab_setup(tmp_path, clone_url, home, pip_exit=0):
+    """Run the setup cell as on Colab, with a stand-in python that logs its arguments (and can fail like pip)."""
+    log = tmp_path / "pip.log"
+    fake = tmp_path / "fake-python"
+    fake.write_text(f"#!/bin/sh\necho \"$@\" >> {log}\nif [ {pip_exit} != 0 ]; then for i in $(seq 0 39); do echo \"pip line $i\"; done; "
+                    f"exit {pip_exit}; fi\n")
+    fake.chmod(0o755)
+    code = f"import sys\nsys.executable = {str(fake)!r}\n" + navigation.render_setup(clone_url, str(home))
+    env = {**os.environ, "COLAB_RELEASE_TAG": "test"}
+    env.pop("KIT_PRESET", None)
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    return result, (log.read_text().splitlines() if log.exists() else [])
+
+
+def test_setup_cell_on_colab_clones_installs_once_and_survives_a_cut_clone(tmp_path):
+    home = tmp_path / "kit"
+    home.mkdir()
+    (home / "half-cloned").write_text("")  # what an interrupted clone leaves: a folder, no complete checkout
+    result, calls = run_colab_setup(tmp_path, f"file://{ROOT}", home)
+    assert result.returncode == 0, result.stderr
+    assert not (home / "half-cloned").exists() and (home / "requirements-colab.txt").is_file()
+    assert calls == ["-m pip install " + " ".join(args) for args in course.COLAB_INSTALLS]
+    assert (home / ".kit-installed").exists() and "Preset: offline" in result.stdout
+    result, calls = run_colab_setup(tmp_path, f"file://{ROOT}", home)  # once per runtime: nothing again
+    assert result.returncode == 0 and len(calls) == len(course.COLAB_INSTALLS)
+
+
+def test_setup_cell_on_colab_shows_why_pip_failed_and_resumes(tmp_path):
+    home = tmp_path / "kit"
+    result, calls = run_colab_setup(tmp_path, f"file://{ROOT}", home, pip_exit=3)
+    assert result.returncode != 0 and "Lệnh thất bại (mã 3)" in result.stderr
+    assert "pip line 39" in result.stdout and "pip line 0\n" not in result.stdout  # the tail, not the whole log
+    assert len(calls) == 1 and not (home / ".kit-installed").exists()
+    (home / "kept").write_text("")  # an untracked file: the complete clone is reused, not cloned again
+    result, calls = run_colab_setup(tmp_path, "file:///nowhere", home)
+    assert result.returncode == 0, result.stderr
+    assert (home / "kept").exists() and len(calls) == 1 + len(course.COLAB_INSTALLS)
+
+
+def test_setup_cell_on_colab_without_a_repository_says_how_to_set_it(tmp_path):
+    result, calls = run_colab_setup(tmp_path, "", tmp_path / "kit")
+    assert result.returncode != 0 and "make navigation REPO=" in result.stderr and not calls
+
+
+def test_repo_is_checked_and_written_in_one_place(tmp_path, monkeypatch):
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import write_navigation
+
+    for bad in ("", "owner", "a/b/c", "owner/name with space", "-x/y"):
+        with pytest.raises(ValueError, match="owner/name"):
+            navigation.check_repo(bad)
+    (tmp_path / "helpers").mkdir()
+    (tmp_path / write_navigation.COURSE).write_text((ROOT / write_navigation.COURSE).read_text())
+    monkeypatch.setattr(course, "REPO", course.REPO)
+    write_navigation.set_repo("my-org/preference-datasets-kit", tmp_path)
+    assert 'REPO = "my-org/preference-datasets-kit"\n' in (tmp_path / write_navigation.COURSE).read_text()
+    assert navigation.make_badge("notebooks/01_model_pooling.ipynb").startswith("[![Open In Colab]")
+    assert navigation.make_clone_url() == "https://github.com/my-org/preference-datasets-kit.git"
+    assert "my-org/preference-datasets-kit/blob/main/notebooks/01" in navigation.make_colab_url("notebooks/01")
 
 
 def test_setup_cell_off_colab_installs_nothing_and_prints_versions(tmp_path):
@@ -123,7 +183,7 @@ def test_readme_table_matches_the_files():
     rows = table.split("\n")[2:]
     assert len(rows) == len(navigation.list_course(ROOT))
     for row, path in zip(rows, navigation.list_course(ROOT)):
-        assert f"[`{path}`]({path})" in row and navigation.make_colab_url(path) in row
+        assert f"[`{path}`]({path})" in row and navigation.make_table_badge(path) in row
         assert navigation.LESSON_NUMBER.sub("", navigation.read_title_of(path, ROOT)) in row
     assert f"lời giải: [`{navigation.SOLUTION}`]({navigation.SOLUTION})" in rows[-1]
 
