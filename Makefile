@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.kit-installed
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: venv gemma ray llamacpp lab test test-laptop test-browser determinism dataset grade exercise outputs navigation benchmark clean
+.PHONY: venv gemma ray llamacpp lab test test-laptop test-browser test-widgets7 installs determinism dataset grade exercise outputs navigation benchmark clean
 
 venv: $(STAMP)
 
@@ -47,6 +47,16 @@ test-browser: venv
 	$(BIN)/pip install --quiet -r requirements-browser.txt
 	$(BIN)/pytest -p no:cacheprovider tests/test_browser.py
 
+# The widgets with Colab's ipywidgets 7.7.1 (`make test` uses 8.1.9): installed apart, first on the path. CI runs it.
+test-widgets7: venv
+	$(BIN)/pip install --quiet --no-deps --upgrade --target $(VENV)/ipywidgets7 -r requirements-ipywidgets7.txt
+	PYTHONPATH=$(VENV)/ipywidgets7 KIT_IPYWIDGETS=7.7.1 $(BIN)/pytest -p no:cacheprovider tests/test_widgets.py
+
+# Only Python 3.11 runs here: pip's resolver checks (wheels only) that the pins install on Python 3.11-3.13 on Linux
+# and macOS arm64, and on Colab without changing its torch, numpy, ipykernel or ipywidgets. CI runs it.
+installs: venv
+	$(BIN)/python scripts/check_installs.py
+
 # Maintainers: on one machine the notebooks are deterministic. Run 1 records their full outputs (in a temporary
 # folder), runs 2..RUNS run them again and compare every cell with that recording (not with the committed files,
 # which may come from another CPU). About 7 minutes per run on 2 cores (RUNS=3: 22 minutes).
@@ -82,9 +92,10 @@ outputs: venv
 	$(BIN)/python scripts/store_outputs.py notebooks/*.ipynb solutions/*.ipynb
 	$(BIN)/python scripts/make_exercise.py
 
-# Maintainers: Colab badges, prev/next links, the setup cell and the README table (repo name: helpers/course.py).
+# Maintainers: Colab badges, prev/next links, the setup cell and the README table. `make navigation REPO=owner/name`
+# first sets the GitHub repository in helpers/course.py (empty until the course is published: no Colab buttons).
 navigation: venv
-	$(BIN)/python scripts/write_navigation.py
+	$(BIN)/python scripts/write_navigation.py $(if $(REPO),--repo "$(REPO)")
 
 clean:
 	rm -rf $(VENV)

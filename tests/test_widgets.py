@@ -1,7 +1,11 @@
 """The interactive layer without a browser: set controls, click buttons, read the widgets' state."""
 
+import os
+import re
 import time
+from pathlib import Path
 
+import ipywidgets
 import pytest
 
 from helpers import widgets as kit_widgets
@@ -20,6 +24,12 @@ ROWS = [
     {"instruction": "q4", "generations": ["a4", "b4", "c4"], "ratings": [1, 3, 4], "rationales": ["x", "y", "z"],
      "generation_models": ["A", "B", "C"]},
 ]
+
+
+def test_widgets_run_on_the_ipywidgets_under_test():
+    # `make test` runs requirements.txt's ipywidgets; `make test-widgets7` sets KIT_IPYWIDGETS to Colab's 7.7.1.
+    pinned = re.search(r"^ipywidgets==(\S+)$", (Path(__file__).parent.parent / "requirements.txt").read_text(), re.M)[1]
+    assert ipywidgets.__version__ == os.environ.get("KIT_IPYWIDGETS", pinned)
 
 
 def fake_runner(calls):
