@@ -47,7 +47,7 @@ class KitUltraFeedback(UltraFeedback):
     def _set_default_structured_output(self) -> None:
         """Give the kit's LLM the schema as distilabel does, minus its check that outlines is installed."""
         # The kit's TransformersLLM enforces the schema with llguidance (helpers/structured.py), not outlines.
-        if isinstance(self.llm, KitTransformersLLM) and not self.llm.structured_output:
+        if isinstance(self.llm, KitTransformersLLM) and self.use_default_structured_output and not self.llm.structured_output:
             self.llm.structured_output = {"format": "json", "schema": self.get_structured_output()}
         else:
             super()._set_default_structured_output()

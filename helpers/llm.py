@@ -92,12 +92,15 @@ class KitTransformersLLM(TransformersLLM):
             self.structured_output["schema"] = schema_as_dict(structured_output["schema"])  # as distilabel does
         key = (self._pipeline_key(), json.dumps(structured_output, sort_keys=True, default=str))
         if key not in _GRAMMARS:
-            tokenizer = build_tokenizer(self._pipeline.tokenizer, self._pipeline.model.config.vocab_size)
+            vocab_size = max(len(self._pipeline.tokenizer), self._pipeline.model.config.vocab_size)
+            tokenizer = build_tokenizer(self._pipeline.tokenizer, vocab_size)
             _GRAMMARS[key] = (tokenizer, build_grammar(structured_output))
         return GrammarLogitsProcessor(*_GRAMMARS[key])
 
     def generate(self, inputs, **kwargs):
         """Generate as distilabel does, then cut each text at the first stop string (when ``stop`` is set)."""
+        for processor in self._logits_processor or []:
+            processor.reset()  # every call starts new generations, whatever the previous call's ids were
         outputs = super().generate(inputs=inputs, **kwargs)
         if not self.stop:
             return outputs

@@ -71,6 +71,10 @@ class GrammarLogitsProcessor:
         error = LLMatcher.validate_grammar(grammar, tokenizer)
         if error:
             raise ValueError(f"Lược đồ structured output không hợp lệ: {error}")
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the current generation: the next call starts fresh matchers (the kit calls it per generate())."""
         self._matchers: list = []
         self._previous = None
 
@@ -82,13 +86,15 @@ class GrammarLogitsProcessor:
             for matcher, token in zip(self._matchers, input_ids[:, -1].tolist()):
                 if not matcher.is_stopped():
                     matcher.consume_token(token)
-        else:  # a new prompt or batch: transformers calls once per new token, with the whole sequence so far
+        else:  # a new batch within one call: transformers calls once per new token, with the whole sequence so far
+            # (beam search reorders rows between calls and is not supported; the kit decodes greedily or samples)
             self._matchers = [LLMatcher(self.tokenizer, self.grammar) for _ in range(input_ids.shape[0])]
         self._previous = input_ids.detach().clone()
         for row, matcher in enumerate(self._matchers):
             if matcher.is_error():
                 raise RuntimeError(f"Structured output: {matcher.get_error()}")
-            scores[row] = scores[row].masked_fill(~self._allowed(matcher, scores.shape[1]), float("-inf"))
+            allowed = self._allowed(matcher, scores.shape[1]).to(scores.device)  # on a GPU, the scores are there
+            scores[row] = scores[row].masked_fill(~allowed, float("-inf"))
         return scores
 
     def _continues(self, input_ids) -> bool:

@@ -78,6 +78,28 @@ def test_every_generation_starts_from_a_fresh_state(processor_for, tokenizer):
     assert batch == alone and batch[0] != batch[1]
 
 
+def test_mask_follows_the_scores_device_and_width(processor_for, tokenizer):
+    processor = processor_for(build_rating_schema(2))
+    prompt = torch.tensor([tokenizer.encode("Rate them:")])
+    on_meta = processor(prompt, torch.zeros(1, len(tokenizer) + 64, device="meta"))  # a GPU's scores live on the GPU
+    assert on_meta.device.type == "meta" and on_meta.shape[1] == len(tokenizer) + 64
+    padded = processor(prompt, torch.zeros(1, len(tokenizer) + 64))  # an embedding padded past the vocabulary
+    assert torch.isinf(padded[0, len(tokenizer):]).all()
+
+
+def test_the_schema_goes_only_where_the_task_asks_for_it(fresh_cache, monkeypatch):
+    from helpers.judge import KitUltraFeedback
+    from helpers.presets import load_llm
+
+    monkeypatch.setenv("KIT_CACHE_DIR", str(fresh_cache[0]))
+    structured = KitUltraFeedback(llm=load_llm("judge", "offline"), aspect="overall-rating")
+    structured._set_default_structured_output()
+    assert structured.llm.structured_output == {"format": "json", "schema": build_rating_schema(2)}
+    plain = KitUltraFeedback(llm=load_llm("judge", "offline"), aspect="overall-rating", use_default_structured_output=False)
+    plain._set_default_structured_output()
+    assert plain.llm.structured_output is None
+
+
 def test_a_bad_structured_output_fails_clearly(processor_for):
     from helpers.structured import build_grammar
 
