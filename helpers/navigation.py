@@ -145,10 +145,13 @@ if "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ:
         if not CLONE_URL:
             raise RuntimeError("Bộ khóa học chưa đặt kho GitHub (REPO trong helpers/course.py) nên Colab không biết tải "
                                "nó từ đâu. Người duy trì: chạy `make navigation REPO=chủ/tên-kho` rồi commit.")
-        # A clone cut short leaves a folder whose files differ from its commit, or no commit at all: clone again.
-        if subprocess.run(["git", "-C", HOME, "diff", "--quiet", "HEAD"], capture_output=True).returncode:
+        # A clone cut short leaves a folder without the mark written after a complete clone: clone again.
+        if not os.path.exists(f"{{HOME}}/.kit-cloned"):
+            if not shutil.which("git"):
+                raise RuntimeError("Không tìm thấy lệnh git, cần nó để tải bộ khóa học.")
             shutil.rmtree(HOME, ignore_errors=True)
             run("git", "clone", "--depth", "1", "--branch", BRANCH, CLONE_URL, HOME)
+            open(f"{{HOME}}/.kit-cloned", "w").close()
         for args in INSTALLS:
             run(sys.executable, "-m", "pip", "install", *args, cwd=HOME)
         open(f"{{HOME}}/.kit-installed", "w").close()
