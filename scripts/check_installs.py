@@ -7,7 +7,10 @@ pip's resolver (`pip install --dry-run --only-binary=:all: --python-version ... 
 the course there. For each target:
 - the pinned set (requirements.txt, or requirements-colab.txt on Colab) must resolve from wheels alone;
 - torch is checked on its own with --no-deps: pip here cannot resolve a CUDA torch's `nvidia-*` dependencies,
-  so inside the set torch stands as an empty local wheel of the same version (its dependents still see it);
+  so inside the set torch stands as a local wheel of the same version with torch's other dependencies;
+- pip evaluates environment markers (`python_version`, `sys_platform`) for the machine it runs on, not for the
+  target (pypa/pip#11664): every resolved package's dependencies are evaluated again for the target, and one
+  that the target needs but the resolution lacks is reported;
 - requirements-nodeps.txt (the offline model's package) must have a wheel;
 - on Colab, the runtime's own torch, numpy, ipykernel and ipywidgets are constraints: the install may not change them.
 """
@@ -19,9 +22,14 @@ import json
 import subprocess
 import sys
 import tempfile
+import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from packaging.markers import default_environment
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,22 +50,34 @@ class Target:
 
     name: str
     python: str
-    platforms: tuple[str, ...]
+    system: str  # platform.system() there: "Linux" or "Darwin"
+    machine: str  # platform.machine() there: "x86_64", "aarch64" or "arm64"
     requirements: str = "requirements.txt"
     torch: str | None = None  # None: the pin in requirements.txt
     keeps: dict = field(default_factory=dict)  # packages the runtime ships and the install must not change
+
+    @property
+    def platforms(self) -> tuple[str, ...]:
+        """Return the wheel platform tags this target accepts."""
+        return manylinux(self.machine) if self.system == "Linux" else macos_arm64()
+
+    def environment(self) -> dict:
+        """Return the environment markers of this target (for dependencies that depend on the platform)."""
+        return {**default_environment(), "python_version": self.python, "python_full_version": f"{self.python}.0",
+                "sys_platform": self.system.lower(), "platform_system": self.system, "platform_machine": self.machine,
+                "os_name": "posix", "implementation_name": "cpython", "platform_python_implementation": "CPython"}
 
 
 # Colab's default runtime (googlecolab/backend-info, 2026-08): Ubuntu 22.04 (glibc 2.35), Python 3.13.
 COLAB_KEEPS = {"torch": "2.11.0", "numpy": "2.1.3", "ipykernel": "6.17.1", "ipywidgets": "7.7.1"}
 TARGETS = (
-    Target("linux-x86_64-py3.11", "3.11", manylinux("x86_64")),
-    Target("linux-x86_64-py3.12", "3.12", manylinux("x86_64")),
-    Target("linux-x86_64-py3.13", "3.13", manylinux("x86_64")),
-    Target("linux-aarch64-py3.13", "3.13", manylinux("aarch64")),
-    Target("macos14-arm64-py3.12", "3.12", macos_arm64()),
-    Target("macos14-arm64-py3.13", "3.13", macos_arm64()),
-    Target("colab-py3.13", "3.13", manylinux("x86_64"), "requirements-colab.txt", COLAB_KEEPS["torch"], COLAB_KEEPS),
+    Target("linux-x86_64-py3.11", "3.11", "Linux", "x86_64"),
+    Target("linux-x86_64-py3.12", "3.12", "Linux", "x86_64"),
+    Target("linux-x86_64-py3.13", "3.13", "Linux", "x86_64"),
+    Target("linux-aarch64-py3.13", "3.13", "Linux", "aarch64"),
+    Target("macos14-arm64-py3.12", "3.12", "Darwin", "arm64"),
+    Target("macos14-arm64-py3.13", "3.13", "Darwin", "arm64"),
+    Target("colab-py3.13", "3.13", "Linux", "x86_64", "requirements-colab.txt", COLAB_KEEPS["torch"], COLAB_KEEPS),
 )
 
 
@@ -70,12 +90,13 @@ def read_pin(package: str, path: Path = ROOT / "requirements.txt") -> str:
     raise ValueError(f"{package} is not pinned in {path.name}")
 
 
-def write_empty_wheel(folder: Path, name: str, version: str) -> Path:
-    """Write a wheel with metadata only (no files, no dependencies) that pip can resolve against."""
+def write_empty_wheel(folder: Path, name: str, version: str, requires: list[str] = ()) -> Path:
+    """Write a wheel with metadata only (no files; the given dependencies) that pip can resolve against."""
     dist = f"{name}-{version}"
     path = folder / f"{dist}-py3-none-any.whl"
+    metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n" + "".join(f"Requires-Dist: {r}\n" for r in requires)
     files = {
-        f"{dist}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{dist}.dist-info/METADATA": metadata,
         f"{dist}.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: check_installs\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }
     files[f"{dist}.dist-info/RECORD"] = "".join(f"{f},,\n" for f in [*files, f"{dist}.dist-info/RECORD"])
@@ -92,11 +113,42 @@ def pip_dry_run(target: Target, args: list[str], workdir: Path) -> tuple[bool, d
                "--ignore-installed", "--target", str(workdir / "target"), "--only-binary=:all:",
                "--implementation", "cp", "--python-version", target.python,
                *[arg for platform in target.platforms for arg in ("--platform", platform)], *args]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    # This machine's pip configuration (a local wheel folder, a torch cap) must not answer for PyPI.
+    env = {**os.environ, "PIP_CONFIG_FILE": os.devnull}
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env)
     if result.returncode:
         lines = [line for line in (result.stdout + result.stderr).splitlines() if "is ignored: it is neither" not in line]
         return False, "\n".join(lines[-8:])
     return True, json.loads(report.read_text())
+
+
+def is_cuda(requirement: Requirement) -> bool:
+    """Tell whether a requirement is one of a CUDA torch's `nvidia-*` or triton wheels (not resolvable here)."""
+    return canonicalize_name(requirement.name).startswith(("nvidia-", "triton"))
+
+
+def applies(requirement: Requirement, environment: dict) -> bool:
+    """Tell whether a dependency applies on a target (its marker, no extras asked for)."""
+    return not requirement.marker or requirement.marker.evaluate({**environment, "extra": ""})
+
+
+def without_marker(requirement: Requirement) -> str:
+    """Return a requirement as text without its environment marker."""
+    return str(requirement).split(";")[0].strip()
+
+
+def find_unmet(installs: list[dict], environment: dict) -> list[str]:
+    """Return the dependencies (markers dropped) that the target needs and the resolved set lacks or gets wrong."""
+    chosen = {canonicalize_name(item["metadata"]["name"]): item["metadata"]["version"] for item in installs}
+    unmet = []
+    for item in installs:
+        for requirement in map(Requirement, item["metadata"].get("requires_dist") or []):
+            if is_cuda(requirement) or not applies(requirement, environment):  # CUDA: see the module docstring
+                continue
+            version = chosen.get(canonicalize_name(requirement.name))
+            if version is None or not requirement.specifier.contains(version, prereleases=True):
+                unmet.append(without_marker(requirement))
+    return sorted(set(unmet))
 
 
 def check(target: Target) -> list[str]:
@@ -108,21 +160,37 @@ def check(target: Target) -> list[str]:
         ok, out = pip_dry_run(target, ["--no-deps", f"torch=={torch}"], workdir)
         if not ok:
             problems.append(f"torch=={torch} has no wheel:\n{out}")
-        # torch's stand-in: a local version of the same release, so `torch>=x` in its dependents still holds.
+        # torch's stand-in: a local version of the same release, so `torch>=x` in its dependents still holds,
+        # with torch's own dependencies for this target (markers evaluated here, not by pip) but the CUDA ones.
+        requires = [without_marker(r) for r in map(Requirement, out["install"][0]["metadata"].get("requires_dist") or [])
+                    if not is_cuda(r) and applies(r, target.environment())] if ok else []
         wheels = workdir / "wheels"
         wheels.mkdir()
-        write_empty_wheel(wheels, "torch", f"{torch}+kitcheck")
+        write_empty_wheel(wheels, "torch", f"{torch}+kitcheck", requires)
         constraints = workdir / "constraints.txt"
         keeps = {**target.keeps, "torch": f"{torch}+kitcheck"}
         constraints.write_text("".join(f"{name}=={version}\n" for name, version in keeps.items()))
-        ok, out = pip_dry_run(target, ["--find-links", str(wheels), "-c", str(constraints), "-r", target.requirements], workdir)
-        if not ok:
-            problems.append(f"{target.requirements} does not resolve:\n{out}")
+        # Dependencies that only the target's markers ask for are added and resolved again (a few rounds at most).
+        extra: list[str] = []
+        for _ in range(3):
+            ok, out = pip_dry_run(target, ["--find-links", str(wheels), "-c", str(constraints), "-r", target.requirements,
+                                           *extra], workdir)
+            if not ok:
+                problems.append(f"{target.requirements} does not resolve{' with ' + ', '.join(extra) if extra else ''}:\n{out}")
+                break
+            unmet = find_unmet(out["install"], target.environment())
+            if not unmet:
+                chosen = {item["metadata"]["name"].lower(): item["metadata"]["version"] for item in out["install"]}
+                for name, version in target.keeps.items():
+                    if name in chosen and chosen[name].split("+")[0] != version:
+                        problems.append(f"the install would change {name} {version} -> {chosen[name]}")
+                break
+            if set(unmet) <= set(extra):
+                problems.append(f"{target.requirements}: still unmet for this target: {', '.join(unmet)}")
+                break
+            extra += sorted(set(unmet) - set(extra))
         else:
-            chosen = {item["metadata"]["name"].lower(): item["metadata"]["version"] for item in out["install"]}
-            for name, version in target.keeps.items():
-                if name in chosen and chosen[name].split("+")[0] != version:
-                    problems.append(f"the install would change {name} {version} -> {chosen[name]}")
+            problems.append(f"{target.requirements}: dependencies for this target still unmet after 3 rounds: {extra}")
         ok, out = pip_dry_run(target, ["--no-deps", "-r", "requirements-nodeps.txt"], workdir)
         if not ok:
             problems.append(f"requirements-nodeps.txt has no wheel:\n{out}")

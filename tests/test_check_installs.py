@@ -35,3 +35,17 @@ def test_stand_in_wheel_satisfies_a_dependent_without_pulling_anything(tmp_path)
     )
     assert result.returncode == 0, result.stderr
     assert (target / "torch-2.13.0+kitcheck.dist-info" / "METADATA").is_file() and wheel.name.endswith("py3-none-any.whl")
+
+
+def test_dependencies_are_judged_by_the_target_markers_not_this_machine():
+    mac = next(target for target in check_installs.TARGETS if target.name == "macos14-arm64-py3.13")
+    linux = next(target for target in check_installs.TARGETS if target.name == "linux-x86_64-py3.11")
+    assert mac.platforms[0] == "macosx_14_0_arm64" and linux.platforms[0] == "manylinux_2_35_x86_64"
+    installs = [{"metadata": {"name": "ipykernel", "version": "7.4.0", "requires_dist": [
+        "appnope>=0.1.2; platform_system == 'Darwin'", "comm>=0.1.1", "nvidia-nccl-cu13; platform_system == 'Linux'",
+        "old-helper; python_version < '3.12'", "pytest; extra == 'test'"]}},
+        {"metadata": {"name": "comm", "version": "0.2.3", "requires_dist": None}}]
+    assert check_installs.find_unmet(installs, mac.environment()) == ["appnope>=0.1.2"]
+    assert check_installs.find_unmet(installs, linux.environment()) == ["old-helper"]
+    installs[1]["metadata"]["version"] = "0.1.0"  # resolved, but too old for the requirement
+    assert "comm>=0.1.1" in check_installs.find_unmet(installs, linux.environment())
