@@ -55,14 +55,14 @@ test-widgets7: venv
 # Only Python 3.11 runs here: pip's resolver checks (wheels only) that the pins install on Python 3.11-3.13 on Linux
 # and macOS arm64, and on Colab without changing its torch, numpy, ipykernel or ipywidgets. CI runs it.
 installs: venv
-	$(BIN)/python scripts/check_installs.py
+	$(BIN)/python -m coursetools installs
 
 # Maintainers: on one machine the notebooks are deterministic. Run 1 records their full outputs (in a temporary
 # folder), runs 2..RUNS run them again and compare every cell with that recording (not with the committed files,
 # which may come from another CPU). About 7 minutes per run on 2 cores (RUNS=3: 22 minutes).
 RUNS ?= 3
 determinism: venv
-	$(BIN)/python scripts/determinism.py --runs $(RUNS) notebooks/*.ipynb solutions/*.ipynb
+	$(BIN)/python -m coursetools determinism --runs $(RUNS) notebooks/*.ipynb solutions/*.ipynb
 
 # The checked cells on a laptop CPU without bf16 or AVX-512, emulated: float32, torch/oneDNN/MKL capped at AVX2.
 # CI runs it after `make test`; learners need not.
@@ -72,30 +72,30 @@ test-laptop: venv
 
 # The course's DPO dataset without opening JupyterLab: runs the solution notebook headless.
 dataset: venv
-	$(BIN)/python scripts/build_dataset.py $(if $(OUT),--out $(OUT))
+	$(BIN)/python -m coursetools dataset $(if $(OUT),--out $(OUT))
 
 # Instructors: grade a folder of learners' exercise notebooks, e.g. `make grade DIR=submissions/`.
 grade: venv
 	@test -n "$(DIR)" || { echo "Cách dùng: make grade DIR=<thư mục chứa các notebook bài tập>"; exit 2; }
-	$(BIN)/python -m helpers.grading "$(DIR)" $(if $(TIMEOUT),--timeout $(TIMEOUT))
+	$(BIN)/python -m coursetools grade "$(DIR)" $(if $(TIMEOUT),--timeout $(TIMEOUT))
 
 # Maintainers: regenerate the exercise from the solution (never edit the exercise by hand).
 exercise: venv
-	$(BIN)/python scripts/make_exercise.py
+	$(BIN)/python -m coursetools exercise
 
 # Maintainers: speed of the offline preset and of every notebook (run on an idle machine).
 benchmark: venv
-	$(BIN)/python scripts/benchmark.py
+	$(BIN)/python -m coursetools benchmark
 
 # Maintainers: re-run notebooks and store what a reader should see (no logs, no widgets), then the exercise.
 outputs: venv
-	$(BIN)/python scripts/store_outputs.py notebooks/*.ipynb solutions/*.ipynb
-	$(BIN)/python scripts/make_exercise.py
+	$(BIN)/python -m coursetools outputs notebooks/*.ipynb solutions/*.ipynb
+	$(BIN)/python -m coursetools exercise
 
 # Maintainers: Colab badges, prev/next links, the setup cell and the README table. `make navigation REPO=owner/name`
-# first sets the GitHub repository in helpers/course.py (empty until the course is published: no Colab buttons).
+# first sets the GitHub repository in coursetools/settings.py (empty until the course is published: no Colab buttons).
 navigation: venv
-	$(BIN)/python scripts/write_navigation.py $(if $(REPO),--repo "$(REPO)")
+	$(BIN)/python -m coursetools navigation $(if $(REPO),--repo "$(REPO)")
 
 clean:
 	rm -rf $(VENV)

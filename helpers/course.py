@@ -1,13 +1,6 @@
-"""Where the course lives: the one place a fork changes its GitHub owner/name, and the Colab setup commands."""
+"""The course's own data that lessons and tools share: the exercise's instructions."""
 
 from __future__ import annotations
-
-# The GitHub repository ("owner/name") that the Colab buttons and the Colab setup cell use. It is a setting, empty
-# until the course is published: then notebooks show no Colab button and the setup cell on Colab stops with an
-# explanation. Set it with `make navigation REPO=owner/name`, which writes it here and rewrites every badge,
-# setup cell and the README.
-REPO = ""
-BRANCH = "main"
 
 # The exercise's instructions (solutions/preference_dpo_dataset.ipynb shows them to learners), reused where a
 # script needs the same rows: notebook 05's fallback dataset and the benchmark.
@@ -18,14 +11,4 @@ EXERCISE_INSTRUCTIONS = (
     "Explain what a preference dataset is.",
     "How do I make a cup of green tea?",
     "What is the difference between weather and climate?",
-)
-
-COLAB_DIR = "/content/preference-datasets-kit"  # where the setup cell clones the repository on Colab
-
-# What Colab installs, in the clone, as `python -m pip install ...` (run by the setup cell, quoted in the README).
-# requirements-colab.txt leaves out torch, ipykernel and ipywidgets: Colab's own builds match its GPU and kernel.
-COLAB_INSTALLS = (
-    ("-r", "requirements-colab.txt"),
-    ("--no-deps", "-r", "requirements-nodeps.txt"),
-    ("--no-deps", "-e", "."),
 )

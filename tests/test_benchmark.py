@@ -1,20 +1,15 @@
 """The benchmark script's arithmetic and its handling of a llama.cpp crash (no timing is asserted)."""
 
-import importlib.util
 import subprocess
-from pathlib import Path
 
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "benchmark.py"
 
 
 @pytest.fixture(scope="module")
 def benchmark():
-    spec = importlib.util.spec_from_file_location("kit_benchmark", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from coursetools import benchmark
+
+    return benchmark
 
 
 def test_bound_is_bandwidth_over_weight_bytes_per_step(benchmark):

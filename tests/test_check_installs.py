@@ -4,10 +4,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
+from coursetools import installs as check_installs
 
-import check_installs  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_targets_cover_the_pythons_platforms_and_colab():

@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from helpers.notebooks import execute_notebook
+from coursetools.markers import find_check_names
+from coursetools.notebooks import execute_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 EXERCISE = ROOT / "exercises" / "preference_dpo_dataset.ipynb"
@@ -19,7 +20,7 @@ def test_untouched_exercise_fails_its_checks_with_todo_messages(tmp_path, monkey
         if "raise NotImplementedError" in cell.source:
             assert errors and errors[0].ename == "NotImplementedError" and errors[0].evalue.startswith("TODO: ")
             todo_errors.append(errors[0].evalue)
-        name = next((line.split(":", 1)[1].strip() for line in cell.source.splitlines() if line.startswith("# CHECK:")), None)
+        name = next(iter(find_check_names(cell.source)), None)
         if name:
             assert errors and errors[0].ename == "AssertionError", name
             check_errors[name] = errors[0].evalue

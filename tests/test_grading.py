@@ -10,7 +10,7 @@ import nbformat
 import psutil
 import pytest
 
-from helpers.grading import MARKER_ENV, find_checks, grade_notebook, main, summarize_failure, write_reports
+from coursetools.grading import MARKER_ENV, find_checks, grade_notebook, main, summarize_failure, write_reports
 
 TIMEOUT = 15  # seconds per notebook; a kernel starts in about 2 s here
 
@@ -82,7 +82,7 @@ def graded(tmp_path_factory):
     environ = dict(os.environ, HF_HUB_OFFLINE="1", TMPDIR=str(scratch))
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-m", "helpers.grading", str(folder), "--timeout", str(TIMEOUT), "--out", str(out)],
+        [sys.executable, "-m", "coursetools", "grade", str(folder), "--timeout", str(TIMEOUT), "--out", str(out)],
         env=environ, capture_output=True, text=True, timeout=300,
     )
     seconds = time.monotonic() - started

@@ -3,7 +3,7 @@
 import shutil
 from pathlib import Path
 
-from helpers.grading import grade_folder
+from coursetools.grading import grade_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKS = ["pooled", "ratings", "pairs", "candidates", "final_pairs", "dataset"]

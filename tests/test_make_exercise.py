@@ -1,16 +1,14 @@
 """The exercise notebook generator: markers, cleaning, determinism and the --check mode."""
 
-import importlib.util
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
+from coursetools import exercise as make_exercise_module
+
 ROOT = Path(__file__).resolve().parent.parent
-SPEC = importlib.util.spec_from_file_location("make_exercise", ROOT / "scripts" / "make_exercise.py")
-make_exercise_module = importlib.util.module_from_spec(SPEC)
-SPEC.loader.exec_module(make_exercise_module)
 make_exercise, render, main = make_exercise_module.make_exercise, make_exercise_module.render, make_exercise_module.main
 
 PLACEHOLDER = "*(Phần này dành cho bạn — xem lời giải trong `solutions/` sau khi làm xong.)*"
@@ -190,7 +188,7 @@ def test_generating_twice_gives_byte_identical_files(tmp_path):
 def test_committed_exercise_is_generated_from_solution():
     if not make_exercise_module.SOLUTION.exists():
         pytest.skip("solutions/preference_dpo_dataset.ipynb does not exist yet")
-    assert main(["--check"]) == 0, "run `python scripts/make_exercise.py` to regenerate the exercise"
+    assert main(["--check"]) == 0, "run `make exercise` to regenerate the exercise"
 
 
 def test_nbval_check_markers_are_removed_from_the_exercise():

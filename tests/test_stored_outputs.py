@@ -1,6 +1,5 @@
 """Stored notebook outputs: what is kept for readers, what nbval compares, and the determinism comparison."""
 
-import importlib.util
 import re
 from pathlib import Path
 
@@ -8,15 +7,14 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from helpers.notebooks import WIDGET_MIME, keep_shown_outputs
+from coursetools import determinism
+from coursetools.markers import NBVAL_CHECK_OUTPUT as CHECK
+from coursetools.markers import NBVAL_IGNORE_OUTPUT as IGNORE
+from coursetools.notebooks import WIDGET_MIME, keep_shown_outputs
 
 ROOT = Path(__file__).resolve().parent.parent
-SPEC = importlib.util.spec_from_file_location("determinism", ROOT / "scripts" / "determinism.py")
-determinism = importlib.util.module_from_spec(SPEC)
-SPEC.loader.exec_module(determinism)
 
 COURSE_NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "solutions").glob("*.ipynb"))
-CHECK, IGNORE = "# NBVAL_CHECK_OUTPUT", "# NBVAL_IGNORE_OUTPUT"
 
 
 def widget(text):

@@ -1,6 +1,6 @@
 """Build the course's preference dataset headless: execute the solution notebook and print its summary.
 
-Usage: python scripts/build_dataset.py [--out data/preference_dpo_dataset]   (or: make dataset)
+Usage: python -m coursetools dataset [--out data/preference_dpo_dataset]   (or: make dataset)
 The solution notebook is executed in memory (the file on disk is never rewritten) with the offline
 preset unless KIT_PRESET says otherwise; it saves the dataset and a summary.json to --out.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from nbclient.exceptions import CellExecutionError
 
-from helpers.notebooks import execute_notebook
+from coursetools.notebooks import execute_notebook
 from helpers.storage import DATASET_ENV, DEFAULT_DATASET_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,7 +33,7 @@ def build_dataset(out_dir: Path, timeout: int = 1800) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, build the dataset and print where it is and what it holds."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m coursetools dataset", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_DATASET_DIR)
     args = parser.parse_args(argv)
     start = time.perf_counter()
@@ -45,7 +45,3 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Đã lưu tập dữ liệu vào {args.out} ({summary['rows']} hàng) sau {time.perf_counter() - start:.0f} giây.")
     print(json.dumps(summary, ensure_ascii=False, indent=2))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
 """Generate the exercise notebook from the solution notebook (the one source of truth).
 
-Usage: python scripts/make_exercise.py [--check] [--solution PATH] [--exercise PATH]
+Usage: python -m coursetools exercise [--check] [--solution PATH] [--exercise PATH]   (or: make exercise)
 
 Without --check, reads solutions/preference_dpo_dataset.ipynb and writes
 exercises/preference_dpo_dataset.ipynb. With --check, writes nothing and exits 1 if the
@@ -18,7 +18,7 @@ Markers (nbgrader's convention, like fastai's clean.py), written in the solution
 * Check cells (a line ``# CHECK: <name>``) are kept unchanged; they must contain no markers.
 * ``# NBVAL_CHECK_OUTPUT`` lines are removed: the exercise stores no outputs to compare.
 * The first markdown cell of the exercise (after the navigation cell) gets "(lời giải)" replaced by "(bài tập)".
-* The navigation cell written by scripts/write_navigation.py, if the solution has one, is rendered again for
+* The navigation cell written by `make navigation`, if the solution has one, is rendered again for
   the exercise's own path (its Colab badge and prev/next links), so the exercise is never edited by hand.
 
 Every cell loses its outputs, execution count, id and timing metadata ("execution",
@@ -32,15 +32,18 @@ import argparse
 import copy
 import difflib
 import json
-import re
 import sys
 import unicodedata
 from pathlib import Path
 
 import nbformat
 
-from helpers.navigation import EXERCISE as EXERCISE_PATH
-from helpers.navigation import is_nav_cell, render_nav
+from coursetools.markers import (
+    ANY_SOLUTION_LINE, BEGIN_SOLUTION, END_SOLUTION, MARKDOWN_SOLUTION, NBVAL_CHECK_LINE, SOLUTION_ONLY_CODE,
+    SOLUTION_ONLY_MARKDOWN, is_check_cell, is_nav_cell,
+)
+from coursetools.navigation import EXERCISE as EXERCISE_PATH
+from coursetools.navigation import render_nav
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = ROOT / "solutions" / "preference_dpo_dataset.ipynb"
@@ -53,14 +56,6 @@ DROPPED_CELL_METADATA = ("execution", "ExecuteTime")
 
 # nbformat parses the notebook JSON; the markers live inside cell sources, which no library
 # parses for us, so they are matched line by line with these small patterns.
-BEGIN_LINE = re.compile(r"^(?P<indent>[ \t]*)### BEGIN SOLUTION(?::[ \t]*(?P<hint>.*?))?[ \t]*$")
-END_LINE = re.compile(r"^[ \t]*### END SOLUTION[ \t]*$")
-ANY_CODE_MARKER = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION")
-SOLUTION_ONLY_CODE = re.compile(r"^[ \t]*# SOLUTION ONLY[ \t]*$")
-CHECK_LINE = re.compile(r"^[ \t]*# CHECK:[ \t]*\S", re.MULTILINE)
-SOLUTION_ONLY_MARKDOWN = "<!-- SOLUTION ONLY -->"
-NBVAL_MARKER = re.compile(r"^[ \t]*# NBVAL_CHECK_OUTPUT[ \t]*\n?", re.MULTILINE)
-MARKDOWN_MARKER = re.compile(r"<!--[ \t]*(BEGIN|END) SOLUTION[ \t]*-->")
 
 
 def replace_code_regions(source: str, index: int) -> str:
@@ -68,8 +63,8 @@ def replace_code_regions(source: str, index: int) -> str:
     kept: list[str] = []
     begin = None  # the BEGIN match of the region being skipped, if any
     for line in source.split("\n"):
-        opening, closing = BEGIN_LINE.match(line), END_LINE.match(line)
-        if ANY_CODE_MARKER.match(line) and not (opening or closing):
+        opening, closing = BEGIN_SOLUTION.match(line), END_SOLUTION.match(line)
+        if ANY_SOLUTION_LINE.match(line) and not (opening or closing):
             raise ValueError(f"cell {index}: malformed solution marker {line.strip()!r}")
         if opening:
             if begin:
@@ -94,7 +89,7 @@ def replace_code_regions(source: str, index: int) -> str:
 def replace_markdown_regions(source: str, index: int) -> str:
     """Replace each BEGIN/END SOLUTION comment pair of one markdown cell by the placeholder."""
     pieces, start, opened_at = [], 0, None
-    for marker in MARKDOWN_MARKER.finditer(source):
+    for marker in MARKDOWN_SOLUTION.finditer(source):
         if marker[1] == "BEGIN":
             if opened_at is not None:
                 raise ValueError(f"cell {index}: nested '<!-- BEGIN SOLUTION -->'")
@@ -124,16 +119,16 @@ def convert_cell(cell: nbformat.NotebookNode, index: int) -> nbformat.NotebookNo
         cell.metadata.pop(key, None)
     if cell.cell_type == "code":
         cell.outputs, cell.execution_count = [], None
-        if CHECK_LINE.search(cell.source):
+        if is_check_cell(cell):
             # Check cells test the learner's work, so they are copied as they are; a solution
             # hidden inside one would either leak or break the check.
-            if any(ANY_CODE_MARKER.match(line) for line in cell.source.split("\n")):
+            if any(ANY_SOLUTION_LINE.match(line) for line in cell.source.split("\n")):
                 raise ValueError(f"cell {index}: a '# CHECK:' cell must not contain solution markers")
         else:
             cell.source = replace_code_regions(cell.source, index)
         # The solution's checked outputs are stored for nbval; the exercise stores none, so a kept
         # marker would fail every learner's (correct) cell when an instructor grades with nbval.
-        cell.source = NBVAL_MARKER.sub("", cell.source)
+        cell.source = NBVAL_CHECK_LINE.sub("", cell.source)
     elif cell.cell_type == "markdown":
         cell.source = replace_markdown_regions(cell.source, index)
     return cell
@@ -155,7 +150,7 @@ def make_exercise(solution_nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     cells = []
     for index, cell in enumerate(solution_nb.cells):
         if is_solution_only(cell):
-            if cell.cell_type == "code" and CHECK_LINE.search(cell.source):
+            if is_check_cell(cell):
                 raise ValueError(f"cell {index}: a '# CHECK:' cell cannot be '# SOLUTION ONLY'")
             continue
         cells.append(convert_cell(cell, index))
@@ -187,7 +182,7 @@ def describe_difference(expected: str, actual: str, limit: int = 40) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Write the exercise notebook, or with --check report whether the committed one is up to date."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser = argparse.ArgumentParser(prog="python -m coursetools exercise", description=__doc__.split("\n", 1)[0])
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if the exercise is stale")
     parser.add_argument("--solution", type=Path, default=SOLUTION, help="solution notebook to read")
     parser.add_argument("--exercise", type=Path, default=EXERCISE, help="exercise notebook to write or check")
@@ -199,12 +194,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.check:
         if not args.exercise.exists():
-            print(f"{args.exercise} is missing; run `python scripts/make_exercise.py`.", file=sys.stderr)
+            print(f"{args.exercise} is missing; run `make exercise`.", file=sys.stderr)
             return 1
         committed = args.exercise.read_bytes().decode("utf-8", errors="replace")
         if committed != text:
             print(
-                f"{args.exercise} is not generated from {args.solution}; run `python scripts/make_exercise.py`"
+                f"{args.exercise} is not generated from {args.solution}; run `make exercise`"
                 " (never edit the exercise by hand).\n" + describe_difference(text, committed),
                 file=sys.stderr,
             )
@@ -215,7 +210,3 @@ def main(argv: list[str] | None = None) -> int:
     args.exercise.write_bytes(text.encode("utf-8"))  # bytes: no platform newline translation
     print(f"wrote {args.exercise}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -2,7 +2,7 @@
 
 Usage (``make grade DIR=...`` calls this)::
 
-    python -m helpers.grading FOLDER [--timeout SECONDS] [--out OUTDIR]
+    python -m coursetools grade FOLDER [--timeout SECONDS] [--out OUTDIR]
 
 * FOLDER: the learners' notebooks; every ``*.ipynb`` directly inside it is graded, in name order
   (not recursively). Other entries are not graded but listed as "bỏ qua" in the summary; hidden
@@ -59,6 +59,7 @@ from pathlib import Path
 import nbformat
 import psutil  # installed with IPython (a Jupyter requirement on Linux and macOS)
 
+from coursetools.markers import find_check_names, is_check_cell
 from helpers.storage import DATASET_ENV
 
 DEFAULT_TIMEOUT = 900
@@ -81,7 +82,6 @@ CHECK_RANK = {"pass": 0, "not_run": 1, "fail": 2}  # a name used by several cell
 
 # Cell sources, nbval's colored failure text and pytest's progress lines are plain text that no
 # library parses for us, hence these small patterns.
-CHECK_LINE = re.compile(r"^[ \t]*#[ \t]*CHECK:[ \t]*([A-Za-z_]\w*)[ \t]*$", re.MULTILINE)
 CELL_NAME = re.compile(r"^Cell (\d+)$")
 # junit XML cannot hold ESC, so pytest writes it as the text "#x1B".
 ANSI_CODE = re.compile(r"(?:\x1b|#x1B)\[[0-9;]*[A-Za-z]")
@@ -99,11 +99,7 @@ def shorten(text: str, width: int = DETAIL_WIDTH) -> str:
 def find_checks(notebook) -> dict[int, list[str]]:
     """Return check names by code-cell number, numbered like nbval (code cells only, from 0)."""
     code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
-    return {
-        number: CHECK_LINE.findall(cell.source)
-        for number, cell in enumerate(code_cells)
-        if CHECK_LINE.search(cell.source)
-    }
+    return {number: find_check_names(cell.source) for number, cell in enumerate(code_cells) if is_check_cell(cell)}
 
 
 def summarize_failure(text: str) -> str:
@@ -457,7 +453,7 @@ def grade_folder(folder, timeout: float = DEFAULT_TIMEOUT, out_dir=None) -> list
 def main(argv: list[str] | None = None) -> int:
     """Grade a folder from the command line; print the summary; return the exit code."""
     parser = argparse.ArgumentParser(
-        prog="python -m helpers.grading", description="Chấm mọi notebook (*.ipynb) trong một thư mục bằng nbval."
+        prog="python -m coursetools grade", description="Chấm mọi notebook (*.ipynb) trong một thư mục bằng nbval."
     )
     parser.add_argument("folder", type=Path, metavar="FOLDER", help="thư mục chứa notebook của học viên")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
@@ -486,7 +482,3 @@ def main(argv: list[str] | None = None) -> int:
     print(txt_path.read_text(encoding="utf-8"), end="")
     print(f"\nĐã ghi {out_dir / 'grades.csv'} và {txt_path}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
 """Benchmark the offline preset on this machine: generation speed, notebook times, dataset build, memory.
 
-Usage: python scripts/benchmark.py [--skip-notebooks] [--out artifacts/benchmark.json]   (or: make benchmark)
+Usage: python -m coursetools benchmark [--skip-notebooks] [--out artifacts/benchmark.json]   (or: make benchmark)
 Prints a table and writes the same figures as JSON. Run it on an otherwise idle machine: it measures
 wall-clock time, and anything else running on the 2 cores changes the figures.
 
@@ -112,7 +112,7 @@ def measure_generation(dtype: str, batch_size: int) -> dict:
 
 def time_notebook(path: Path) -> float:
     """Execute one notebook headless (outputs discarded) and return its wall-clock seconds."""
-    from helpers.notebooks import execute_notebook
+    from coursetools.notebooks import execute_notebook
 
     start = time.perf_counter()
     execute_notebook(path)
@@ -121,7 +121,7 @@ def time_notebook(path: Path) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and write the JSON report."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m coursetools benchmark", description=__doc__.splitlines()[0])
     parser.add_argument("--skip-notebooks", action="store_true")
     parser.add_argument("--out", type=Path, default=ROOT / "artifacts" / "benchmark.json")
     parser.add_argument("--llamacpp-child", type=int, metavar="THREADS", help=argparse.SUPPRESS)
@@ -165,7 +165,3 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

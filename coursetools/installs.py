@@ -1,6 +1,6 @@
 """Check that the pinned packages install where learners are: pip's resolver, binary wheels only, for each target.
 
-Usage: python scripts/check_installs.py [TARGET ...]     (default: every target; exit 1 if one fails)
+Usage: python -m coursetools installs [TARGET ...]     (default: every target; exit 1 if one fails)
 
 Only Python 3.11 runs on the machines that test this kit, so the other Pythons and platforms are checked with
 pip's resolver (`pip install --dry-run --only-binary=:all: --python-version ... --platform ...`), not by running
@@ -199,7 +199,7 @@ def check(target: Target) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Check every target (or the named ones) and print one line each; exit 1 if any fails."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser = argparse.ArgumentParser(prog="python -m coursetools installs", description=__doc__.split("\n", 1)[0])
     known = [t.name for t in TARGETS]
     parser.add_argument("targets", nargs="*", metavar="TARGET", help="default: all of " + ", ".join(known))
     names = parser.parse_args(argv).targets or known
@@ -214,7 +214,3 @@ def main(argv: list[str] | None = None) -> int:
         for problem in problems:
             print("     " + problem.replace("\n", "\n     "))
     return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

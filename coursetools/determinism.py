@@ -1,13 +1,13 @@
 """Determinism on one machine: run the notebooks, record everything they show, run them again and compare.
 
-Usage: python scripts/determinism.py [--runs 3] [--record-dir DIR] notebooks/*.ipynb solutions/*.ipynb
+Usage: python -m coursetools determinism [--runs 3] [--record-dir DIR] notebooks/*.ipynb solutions/*.ipynb
 
 Run 1 records the notebooks' full outputs on this machine in DIR (executed copies, readable in JupyterLab).
 Runs 2..N execute them again and compare every code cell with that recording, not with the committed notebooks:
 those may have been recorded on another CPU, and model outputs differ from one CPU to another (see the README).
 
-Compared: what a reader sees (stdout, text results, tables, HTML), as stored by scripts/store_outputs.py.
-Not compared: stderr logs and widgets (helpers.notebooks.is_shown_output), images (as nbval skips them), and
+Compared: what a reader sees (stdout, text results, tables, HTML), as stored by coursetools/outputs.py.
+Not compared: stderr logs and widgets (coursetools.notebooks.is_shown_output), images (as nbval skips them), and
 the wall-clock times and memory figures that SANITIZE masks. nbval itself is not used here because it compares
 stderr and the text of progress-bar widgets, which hold timings on every run.
 """
@@ -19,7 +19,6 @@ import difflib
 import os
 import re
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,7 +26,7 @@ from pathlib import Path
 import nbformat
 
 from helpers.models import ensure_offline_model
-from helpers.notebooks import execute_notebook, is_shown_output
+from coursetools.notebooks import execute_notebook, is_shown_output
 from helpers.storage import DATASET_ENV
 
 # (pattern, replacement): figures that change on every run even on one machine, like nbval's --nbval-sanitize-with.
@@ -70,7 +69,7 @@ def compare(recorded: nbformat.NotebookNode, new: nbformat.NotebookNode) -> list
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Run notebooks several times on this machine and compare every output.")
+    parser = argparse.ArgumentParser(prog="python -m coursetools determinism", description="Run notebooks several times on this machine and compare every output.")
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument("--runs", type=int, default=3, help="runs in all, the first one being the recording (default 3)")
     parser.add_argument("--record-dir", type=Path, help="where the recording is kept (default: a new temporary folder)")
@@ -107,7 +106,3 @@ def main(argv: list[str] | None = None) -> int:
                 print(report, flush=True)
     print("deterministic on this machine" if not failed else "NOT deterministic: see the cells above")
     return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
