@@ -7,7 +7,6 @@ import random
 from numbers import Real
 
 POLICIES = ("best-worst", "best-random-lower")
-TIE_MODES = ("drop",)
 REASON_LABELS = {  # drop reasons, in the order they are checked
     "invalid_ratings": "điểm không hợp lệ",
     "too_few_completions": "ít hơn 2 câu trả lời không rỗng",
@@ -33,40 +32,27 @@ def is_empty(text) -> bool:
     return not isinstance(text, str) or not text.strip()
 
 
-def check_options(policy: str, ties: str) -> None:
-    """Raise ValueError (in Vietnamese) if ``policy`` or ``ties`` is not a known option."""
+def check_policy(policy: str) -> None:
+    """Raise ValueError (in Vietnamese) if ``policy`` is not a known pair policy."""
     if policy not in POLICIES:
         raise ValueError(f"Chiến lược `{policy}` không tồn tại. Chọn một trong: {', '.join(POLICIES)}.")
-    if ties not in TIE_MODES:
-        raise ValueError(f"Cách xử lý hoà `{ties}` không tồn tại. Chọn một trong: {', '.join(TIE_MODES)}.")
 
 
-def pick_pair(
-    row: dict,
-    policy: str = "best-worst",
-    min_margin: float = 0.0,
-    rng: random.Random | None = None,
-    *,
-    ties: str = "drop",
-    instruction_column: str = "instruction",
-    generations_column: str = "generations",
-    ratings_column: str = "ratings",
-    models_column: str = "generation_models",
-) -> dict | str:
+def pick_pair(row: dict, policy: str = "best-worst", min_margin: float = 0.0, rng: random.Random | None = None) -> dict | str:
     """Return the pair picked from one row, or the reason (one of REASONS) why the row is dropped."""
     # Hand-written: trl and datasets have no "ratings -> chosen/rejected" step; it is the lesson itself.
-    check_options(policy, ties)
+    check_policy(policy)
     rng = rng if rng is not None else random.Random(DEFAULT_SEED)
-    generations = row.get(generations_column)
+    generations = row.get("generations")
     generations = generations if isinstance(generations, list) else []
-    ratings = row.get(ratings_column)
+    ratings = row.get("ratings")
     if not isinstance(ratings, list) or len(ratings) != len(generations) or not all(map(is_valid_rating, ratings)):
         return "invalid_ratings"
     candidates = [i for i, text in enumerate(generations) if not is_empty(text)]
     if len(candidates) < 2:
         return "too_few_completions"
     best = max(ratings[i] for i in candidates)
-    if all(ratings[i] == best for i in candidates):  # ties="drop": nothing to prefer
+    if all(ratings[i] == best for i in candidates):  # ties are dropped: nothing to prefer
         return "tie"
     # Ties for the best (or the worst) are broken by order: the first such completion wins.
     chosen = next(i for i in candidates if ratings[i] == best)
@@ -79,47 +65,42 @@ def pick_pair(
         return "identical_texts"
     if ratings[chosen] - ratings[rejected] < min_margin:
         return "below_margin"
-    models = row.get(models_column)
+    models = row.get("generation_models")
     models = models if isinstance(models, list) and len(models) == len(generations) else [None] * len(generations)
     return {
-        "prompt": row[instruction_column],
+        "prompt": row["instruction"],
         "chosen": generations[chosen],
         "rejected": generations[rejected],
         "score_chosen": float(ratings[chosen]),
         "score_rejected": float(ratings[rejected]),
         "chosen_model": models[chosen],
         "rejected_model": models[rejected],
+        "chosen_index": chosen,
+        "rejected_index": rejected,
     }
 
 
+def pick_results(rows: list[dict], policy: str = "best-worst", min_margin: float = 0.0, seed: int = DEFAULT_SEED) -> list:
+    """Return pick_pair's result (a pair or a drop reason) for every row, drawn in order from one seeded generator."""
+    check_policy(policy)
+    rng = random.Random(seed)  # one generator for the whole run: same seed, same pairs
+    return [pick_pair(row, policy, min_margin, rng) for row in rows]
+
+
 def pick_pairs(
-    rows: list[dict],
-    policy: str = "best-worst",
-    min_margin: float = 0.0,
-    seed: int = DEFAULT_SEED,
-    *,
-    ties: str = "drop",
-    instruction_column: str = "instruction",
-    generations_column: str = "generations",
-    ratings_column: str = "ratings",
-    models_column: str = "generation_models",
+    rows: list[dict], policy: str = "best-worst", min_margin: float = 0.0, seed: int = DEFAULT_SEED
 ) -> tuple[list[dict], dict]:
     """Return the pairs picked from ``rows`` and a report of kept and dropped rows."""
-    check_options(policy, ties)
-    rng = random.Random(seed)  # one generator for the whole run: same seed, same pairs
-    columns = {"instruction_column": instruction_column, "generations_column": generations_column}
-    columns.update(ratings_column=ratings_column, models_column=models_column)
     rows = list(rows)
-    pairs, dropped, empty = [], dict.fromkeys(REASONS, 0), 0
-    for row in rows:
-        generations = row.get(generations_column)
-        # Every empty completion is counted, whatever happens to its row.
-        empty += sum(is_empty(text) for text in generations) if isinstance(generations, list) else 0
-        result = pick_pair(row, policy, min_margin, rng, ties=ties, **columns)
+    results = pick_results(rows, policy, min_margin, seed)
+    pairs = [result for result in results if isinstance(result, dict)]
+    dropped = dict.fromkeys(REASONS, 0)
+    for result in results:
         if isinstance(result, str):
             dropped[result] += 1
-        else:
-            pairs.append(result)
+    # Every empty completion is counted, whatever happens to its row.
+    generations = [row.get("generations") for row in rows]
+    empty = sum(sum(map(is_empty, texts)) for texts in generations if isinstance(texts, list))
     report = {"rows": len(rows), "kept": len(pairs), "dropped": dropped, "empty_completions": empty}
     return pairs, report
 

@@ -59,3 +59,15 @@ def run_pooling(instructions: list[str], preset: str | None = None, **overrides)
         }
         for row in rows
     ]
+
+
+def rename_for_judge(rows: list[dict]) -> list[dict]:
+    """Return pooled rows with the columns UltraFeedback reads: ``generations`` and ``generation_models``."""
+    return [
+        {
+            "instruction": row["instruction"],
+            "generations": row["grouped_generation"],
+            "generation_models": row["grouped_model_name"],
+        }
+        for row in rows
+    ]

@@ -62,13 +62,9 @@ def build_preference_dataset(instructions: list[str] | None = None) -> Dataset:
     from helpers.dpo import to_dataset
     from helpers.judge import build_judge, rate
     from helpers.pairs import pick_pairs
-    from helpers.pooling import run_pooling
+    from helpers.pooling import rename_for_judge, run_pooling
 
-    rows = run_pooling(instructions or FALLBACK_INSTRUCTIONS)
-    judge_rows = [
-        {"instruction": r["instruction"], "generations": r["grouped_generation"], "generation_models": r["grouped_model_name"]}
-        for r in rows
-    ]
+    judge_rows = rename_for_judge(run_pooling(instructions or FALLBACK_INSTRUCTIONS))
     judge = build_judge(structured=True, num_completions=2)
     judge.load()
     pairs, _ = pick_pairs(rate(judge, judge_rows), policy="best-worst")

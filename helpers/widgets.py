@@ -3,31 +3,16 @@
 from __future__ import annotations
 
 import html
-import random
 
 import ipywidgets as widgets
-from distilabel.pipeline import Pipeline
 
-from helpers.pairs import DEFAULT_SEED, POLICIES, REASON_LABELS, TIE_MODES, describe_report, pick_pair, pick_pairs
-from helpers.pooling import GENERATOR_ROLES, build_pooling_pipeline, run_pooling
+from helpers.pairs import POLICIES, REASON_LABELS, describe_report, pick_pairs, pick_results
+from helpers.pooling import GENERATOR_ROLES, run_pooling
 from helpers.presets import PRESETS, choose_preset
 
 CHOSEN_COLOR, REJECTED_COLOR, OTHER_COLOR, MODEL_COLOR = "#2e7d32", "#c62828", "#9e9e9e", "#1565c0"
 WIDE = widgets.Layout(width="100%")
 LABEL_STYLE = {"description_width": "150px"}
-
-
-def build_custom_pooling_pipeline(
-    instructions: list[str],
-    preset: str | None = None,
-    *,
-    temperature_b: float | None = None,
-    system_prompt_a: str | None = None,
-    system_prompt_b: str | None = None,
-    max_new_tokens: int | None = None,
-) -> Pipeline:
-    """Build the pooling pipeline of helpers.pooling with the learner's generation settings and system prompts."""
-    return build_pooling_pipeline(instructions, preset, **read_overrides(temperature_b, system_prompt_a, system_prompt_b, max_new_tokens))
 
 
 def read_overrides(temperature_b=None, system_prompt_a=None, system_prompt_b=None, max_new_tokens=None) -> dict:
@@ -158,19 +143,6 @@ def pooling_controls(preset: str | None = None) -> widgets.VBox:
     return PoolingControls(preset).root
 
 
-def pick_row_results(rows: list[dict], policy: str, min_margin: float, seed: int = DEFAULT_SEED, ties: str = "drop") -> list:
-    """Return pick_pair's result for every row, drawn in order from one seeded generator exactly as pick_pairs does."""
-    rng = random.Random(seed)
-    return [pick_pair(row, policy, min_margin, rng, ties=ties) for row in rows]
-
-
-def find_index(row: dict, text: str, score: float) -> int | None:
-    """Return the index of the first completion with this text and rating."""
-    return next(
-        (i for i, (g, r) in enumerate(zip(row["generations"], row["ratings"])) if g == text and float(r) == score), None
-    )
-
-
 class PreferenceExplorer:
     """State and widgets of preference_explorer(): one prompt's rated completions and the pair-policy controls."""
 
@@ -186,7 +158,6 @@ class PreferenceExplorer:
             value=0, description="Hướng dẫn:", style=LABEL_STYLE, layout=widgets.Layout(width="95%"),
         )
         self.policy = widgets.ToggleButtons(options=list(POLICIES), value=policy, description="Chiến lược:", style=LABEL_STYLE)
-        self.ties = widgets.Dropdown(options=list(TIE_MODES), value=TIE_MODES[0], description="Khi hoà điểm:", style=LABEL_STYLE)
         self.margin = widgets.FloatSlider(
             value=min_margin, min=0.0, max=4.0, step=0.5, description="Chênh lệch tối thiểu:", style=LABEL_STYLE,
             layout=widgets.Layout(width="480px"),
@@ -195,9 +166,9 @@ class PreferenceExplorer:
         self.count.add_class("kit-pair-count")
         self.summary = widgets.HTML()
         self.cards = widgets.HTML()
-        for control in (self.row, self.policy, self.ties, self.margin):
+        for control in (self.row, self.policy, self.margin):
             control.observe(lambda change: self.refresh(), names="value")
-        controls = widgets.VBox([self.policy, self.ties, self.margin, self.count, self.summary])
+        controls = widgets.VBox([self.policy, self.margin, self.count, self.summary])
         self.root = widgets.VBox([controls, self.row, self.cards])
         self.root.add_class("kit-preference-explorer")
         self.root.controls = self
@@ -205,9 +176,9 @@ class PreferenceExplorer:
 
     def refresh(self) -> None:
         """Recompute the pairs for the current controls, then the count label and the selected prompt's cards."""
-        options = {"policy": self.policy.value, "min_margin": self.margin.value, "ties": self.ties.value}
+        options = {"policy": self.policy.value, "min_margin": self.margin.value}
         self.pairs, self.report = pick_pairs(self.rows, **options)
-        self.results = pick_row_results(self.rows, **options)
+        self.results = pick_results(self.rows, **options)  # the same seeded draws, row by row
         self.count.value = f"<b>{self.report['kept']}/{self.report['rows']} cặp còn lại</b>"
         self.summary.value = html.escape(describe_report(self.report))
         self.cards.value = self.render_row(self.row.value)
@@ -217,8 +188,7 @@ class PreferenceExplorer:
         row, result = self.rows[index], self.results[index]
         chosen = rejected = None
         if isinstance(result, dict):
-            chosen = find_index(row, result["chosen"], result["score_chosen"])
-            rejected = find_index(row, result["rejected"], result["score_rejected"])
+            chosen, rejected = result["chosen_index"], result["rejected_index"]
             verdict = f"<span style='color:{CHOSEN_COLOR}'>Hàng này cho một cặp: chosen (xanh) và rejected (đỏ).</span>"
         else:
             verdict = f"<span style='color:{REJECTED_COLOR}'>Hàng này bị bỏ: {REASON_LABELS[result]}.</span>"
@@ -239,5 +209,5 @@ class PreferenceExplorer:
 
 
 def preference_explorer(rated_rows: list[dict], policy: str = "best-worst", min_margin: float = 0.0) -> widgets.VBox:
-    """Return the explorer of rated rows: completions, ratings and rationales, pair policy, ties and minimum margin."""
+    """Return the explorer of rated rows: completions, ratings and rationales, pair policy and minimum margin."""
     return PreferenceExplorer(rated_rows, policy, min_margin).root

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from helpers.pairs import REASONS, describe_report, pick_pair, pick_pairs
+from helpers.pairs import REASONS, describe_report, pick_pair, pick_pairs, pick_results
 
 
 def make_row(ratings, generations=("a", "b", "c"), models=("m0", "m1", "m2"), instruction="Hỏi gì đó?"):
@@ -27,12 +27,15 @@ def test_best_worst_picks_highest_and_lowest_with_scores_and_models():
         "score_rejected": 1.0,
         "chosen_model": "m1",
         "rejected_model": "m2",
+        "chosen_index": 1,
+        "rejected_index": 2,
     }
 
 
 def test_ties_for_best_and_worst_take_the_first_in_order():
     pair = pick_pair(make_row([5, 2, 5, 2], generations=["a", "b", "c", "d"], models=None))
     assert (pair["chosen"], pair["rejected"]) == ("a", "b")
+    assert (pair["chosen_index"], pair["rejected_index"]) == (0, 1)
 
 
 def test_missing_generation_models_give_none():
@@ -46,6 +49,7 @@ def test_best_random_lower_never_rejects_a_completion_tied_with_the_best():
     picked = [pick_pair(row, "best-random-lower", 0.0, rng) for _ in range(50)]
     assert {p["chosen"] for p in picked} == {"a"}
     assert {p["rejected"] for p in picked} == {"c", "d"}  # both lower ones show up, never "b"
+    assert all(row["generations"][p["rejected_index"]] == p["rejected"] for p in picked)
 
 
 def test_best_random_lower_is_reproducible_and_ignores_global_random_state():
@@ -60,6 +64,13 @@ def test_best_random_lower_is_reproducible_and_ignores_global_random_state():
     rejected_scores = [p["score_rejected"] for p in first]
     assert set(rejected_scores) == {4.0, 3.0, 1.0}  # not always the lowest
     assert all(p["score_chosen"] == 5.0 for p in first)
+
+
+def test_pick_results_gives_each_row_the_pair_pick_pairs_keeps():
+    rows = [make_row([5, 4, 3, 1], generations=[f"{i}-{k}" for k in range(4)]) for i in range(20)] + [make_row([3, 3, 3])]
+    results = pick_results(rows, "best-random-lower", seed=7)
+    assert results[-1] == "tie"
+    assert [r for r in results if isinstance(r, dict)] == pick_pairs(rows, "best-random-lower", seed=7)[0]
 
 
 def test_default_seed_is_42():
@@ -196,25 +207,6 @@ def test_rows_are_not_modified():
     assert rows == before
 
 
-def test_custom_column_names():
-    row = {"prompt_text": "Q", "outs": ["x", "y"], "scores": [2, 4], "who": ["p", "q"]}
-    pairs, report = pick_pairs(
-        [row], instruction_column="prompt_text", generations_column="outs", ratings_column="scores", models_column="who"
-    )
-    assert pairs == [
-        {
-            "prompt": "Q",
-            "chosen": "y",
-            "rejected": "x",
-            "score_chosen": 4.0,
-            "score_rejected": 2.0,
-            "chosen_model": "q",
-            "rejected_model": "p",
-        }
-    ]
-    assert report["kept"] == 1
-
-
 def test_describe_report_in_vietnamese():
     report = {
         "rows": 10,
@@ -236,7 +228,3 @@ def test_unknown_policy_raises_a_vietnamese_error_listing_policies(call):
         call()
     assert "best-worst" in str(error.value) and "best-random-lower" in str(error.value)
 
-
-def test_unknown_tie_mode_raises():
-    with pytest.raises(ValueError, match="drop"):
-        pick_pairs([make_row([5, 3, 1])], ties="keep")

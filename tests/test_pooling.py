@@ -2,7 +2,7 @@
 
 import pytest
 
-from helpers.pooling import build_pooling_pipeline
+from helpers.pooling import build_pooling_pipeline, rename_for_judge
 
 
 def test_pipeline_is_load_two_generators_then_group(fresh_cache, monkeypatch):
@@ -37,3 +37,16 @@ def test_per_role_overrides_reach_the_steps(fresh_cache, monkeypatch):
     assert a.system_prompt is None  # empty means none
     assert b.system_prompt.startswith("You are a friendly teacher")  # not overridden: the preset's
     assert b.llm.generation_kwargs["temperature"] == 0.3 and a.llm.generation_kwargs["do_sample"] is False
+
+
+def test_rename_for_judge_gives_ultrafeedback_its_columns():
+    pooled = [
+        {"instruction": "q1", "grouped_generation": ["a1", "b1"], "grouped_model_name": ["A", "B"]},
+        {"instruction": "q2", "grouped_generation": ["a2", "b2"], "grouped_model_name": ["A", "B"]},
+    ]
+    assert rename_for_judge(pooled) == [
+        {"instruction": "q1", "generations": ["a1", "b1"], "generation_models": ["A", "B"]},
+        {"instruction": "q2", "generations": ["a2", "b2"], "generation_models": ["A", "B"]},
+    ]
+    assert pooled[0]["grouped_generation"] == ["a1", "b1"]  # the pooled rows are left as they were
+    assert rename_for_judge([]) == []

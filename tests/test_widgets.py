@@ -11,6 +11,7 @@ import pytest
 from helpers import widgets as kit_widgets
 from helpers.pairs import describe_report, pick_pairs
 from helpers.plots import plot_margins, plot_rating_distribution
+from helpers.pooling import build_pooling_pipeline
 from helpers.presets import PRESETS
 from helpers.widgets import pooling_controls, preference_explorer
 
@@ -95,16 +96,17 @@ def test_changing_preset_loads_its_settings():
     assert controls.system_b.value == "" and controls.max_tokens.value == 96
 
 
-def test_custom_pipeline_uses_the_overrides(fresh_cache, monkeypatch):
+def test_controls_settings_reach_the_pooling_pipeline(fresh_cache, monkeypatch):
+    # run_custom_pooling passes read_overrides(...) to run_pooling, which builds helpers.pooling's pipeline.
     monkeypatch.setenv("KIT_CACHE_DIR", str(fresh_cache[0]))
-    pipeline = kit_widgets.build_custom_pooling_pipeline(
-        ["q"], "offline", temperature_b=0.0, system_prompt_a="", system_prompt_b="Be brief.", max_new_tokens=7
-    )
+    overrides = kit_widgets.read_overrides(temperature_b=0.0, system_prompt_a="", system_prompt_b="Be brief.", max_new_tokens=7)
+    pipeline = build_pooling_pipeline(["q"], "offline", **overrides)
     a, b = (pipeline.dag.get_step(name)["step"] for name in ("generate_a", "generate_b"))
     assert (a.system_prompt, b.system_prompt) == (None, "Be brief.")
     assert a.llm.generation_kwargs["max_new_tokens"] == b.llm.generation_kwargs["max_new_tokens"] == 7
     assert b.llm.generation_kwargs["do_sample"] is False
-    sampled = kit_widgets.build_custom_pooling_pipeline(["q"], "offline", temperature_b=1.3).dag.get_step("generate_b")["step"]
+    sampled_overrides = kit_widgets.read_overrides(temperature_b=1.3)
+    sampled = build_pooling_pipeline(["q"], "offline", **sampled_overrides).dag.get_step("generate_b")["step"]
     assert sampled.llm.generation_kwargs["do_sample"] is True and sampled.llm.generation_kwargs["temperature"] == 1.3
 
 
