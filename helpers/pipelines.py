@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-from logging.handlers import QueueHandler
+from helpers.workarounds import remove_closed_log_queues
 
 
 def run_pipeline(pipeline):
@@ -13,8 +12,4 @@ def run_pipeline(pipeline):
     try:
         return pipeline.run(use_cache=False)
     finally:
-        # distilabel 1.5.3 leaves a QueueHandler on the root logger whose queue it has closed: every
-        # later log line (e.g. a task's warning when called directly) prints a "Logging error" traceback.
-        root = logging.getLogger()
-        for handler in [h for h in root.handlers if isinstance(h, QueueHandler)]:
-            root.removeHandler(handler)
+        remove_closed_log_queues()

@@ -46,17 +46,13 @@ def build_tokenizer(hf_tokenizer, vocab_size: int):
 
     from llguidance import LLTokenizer
 
-    # As llguidance.hf.from_tokenizer, plus one repair: transformers 4.57.6 converts this GGUF's byte-level BPE with
-    # a decoder *sequence* (ByteFallback, Fuse, Replace, ByteLevel). llguidance then reads "Ġ[" as the bytes of "Ġ["
-    # instead of " [" and rejects every token that starts with a space. A byte-level vocabulary needs only ByteLevel.
+    from helpers.workarounds import repair_byte_level_decoder
+
+    # As llguidance.hf.from_tokenizer, plus the repair of the decoder transformers gives this GGUF's tokenizer.
     backend = copy(hf_tokenizer.backend_tokenizer)
     backend.no_padding()
     backend.no_truncation()
-    spec = json.loads(backend.to_str())
-    decoders = (spec.get("decoder") or {}).get("decoders") or []
-    byte_level = [d for d in decoders if d.get("type") == "ByteLevel"]
-    if byte_level and (spec.get("pre_tokenizer") or {}).get("type") == "ByteLevel":
-        spec["decoder"] = byte_level[0]
+    spec = repair_byte_level_decoder(json.loads(backend.to_str()))
     return LLTokenizer(json.dumps(spec), n_vocab=vocab_size, eos_token=hf_tokenizer.eos_token_id)
 
 
