@@ -66,7 +66,8 @@ def measure_llamacpp(threads: int) -> dict | None:
 
     if importlib.util.find_spec("llama_cpp") is None:
         return None
-    child = subprocess.run([sys.executable, __file__, "--llamacpp-child", str(threads)], capture_output=True, text=True)
+    command = [sys.executable, "-m", "coursetools", "benchmark", "--llamacpp-child", str(threads)]
+    child = subprocess.run(command, capture_output=True, text=True)
     if child.returncode != 0:
         last_line = (child.stderr.strip().splitlines() or [""])[-1]
         return llamacpp_row(threads, error=f"exit code {child.returncode}: {last_line}")

@@ -23,9 +23,19 @@ def test_a_crashing_llamacpp_is_a_row_not_the_end_of_the_benchmark(benchmark, mo
 
     monkeypatch.setattr(util, "find_spec", lambda name: object())  # "installed"
     crashed = subprocess.CompletedProcess([], 139, stdout="", stderr="Fatal Python error: Segmentation fault")
-    monkeypatch.setattr(subprocess, "run", lambda *a, **k: crashed)
+    commands = []
+    monkeypatch.setattr(subprocess, "run", lambda command, **k: commands.append(command) or crashed)
     row = benchmark.measure_llamacpp(1)
     assert row["engine"] == "llama.cpp" and "exit code 139" in row["error"] and "Segmentation fault" in row["error"]
+    assert commands[0][1:] == ["-m", "coursetools", "benchmark", "--llamacpp-child", "1"]  # the tooling's own entry
+
+
+def test_the_llamacpp_child_command_reaches_the_child(benchmark, monkeypatch, capsys):
+    seen = []
+    monkeypatch.setattr(benchmark, "llamacpp_child", lambda threads: seen.append(threads))
+    from coursetools.__main__ import main
+
+    assert main(["benchmark", "--llamacpp-child", "2"]) == 0 and seen == [2]
 
 
 def test_llamacpp_not_installed_gives_no_row(benchmark, monkeypatch):
