@@ -40,7 +40,7 @@ import nbformat
 
 from coursetools.markers import (
     ANY_SOLUTION_LINE, BEGIN_SOLUTION, END_SOLUTION, MARKDOWN_SOLUTION, NBVAL_CHECK_LINE, SOLUTION_ONLY_CODE,
-    SOLUTION_ONLY_MARKDOWN, is_check_cell, is_nav_cell,
+    SOLUTION_ONLY_MARKDOWN, find_malformed_checks, is_check_cell, is_nav_cell,
 )
 from coursetools.navigation import EXERCISE as EXERCISE_PATH
 from coursetools.navigation import render_nav
@@ -119,6 +119,9 @@ def convert_cell(cell: nbformat.NotebookNode, index: int) -> nbformat.NotebookNo
         cell.metadata.pop(key, None)
     if cell.cell_type == "code":
         cell.outputs, cell.execution_count = [], None
+        malformed = find_malformed_checks(cell.source)
+        if malformed:  # a mistyped check would be turned into a TODO or dropped, and never graded
+            raise ValueError(f"cell {index}: {malformed[0]!r} is not a check line; write `# CHECK: <python_name>`")
         if is_check_cell(cell):
             # Check cells test the learner's work, so they are copied as they are; a solution
             # hidden inside one would either leak or break the check.
@@ -150,7 +153,7 @@ def make_exercise(solution_nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     cells = []
     for index, cell in enumerate(solution_nb.cells):
         if is_solution_only(cell):
-            if is_check_cell(cell):
+            if is_check_cell(cell) or (cell.cell_type == "code" and find_malformed_checks(cell.source)):
                 raise ValueError(f"cell {index}: a '# CHECK:' cell cannot be '# SOLUTION ONLY'")
             continue
         cells.append(convert_cell(cell, index))

@@ -13,6 +13,7 @@ NBVAL_CHECK_LINE = re.compile(r"^[ \t]*# NBVAL_CHECK_OUTPUT[ \t]*\n?", re.MULTIL
 
 # Exercise checks: a code cell with a line `# CHECK: <name>` (a Python identifier); graders match cells by name.
 CHECK_LINE = re.compile(r"^[ \t]*#[ \t]*CHECK:[ \t]*([A-Za-z_]\w*)[ \t]*$", re.MULTILINE)
+ANY_CHECK_LINE = re.compile(r"^[ \t]*#[ \t]*CHECK\b.*$", re.MULTILINE)  # what a mistyped check line still looks like
 
 # Solution regions, turned into TODOs (code) or a placeholder (markdown) in the exercise.
 BEGIN_SOLUTION = re.compile(r"^(?P<indent>[ \t]*)### BEGIN SOLUTION(?::[ \t]*(?P<hint>.*?))?[ \t]*$")
@@ -36,6 +37,11 @@ COLAB_START, COLAB_END = "<!-- COLAB COMMANDS START -->", "<!-- COLAB COMMANDS E
 def find_check_names(source: str) -> list[str]:
     """Return the names of the `# CHECK: <name>` lines of a cell's source."""
     return CHECK_LINE.findall(source)
+
+
+def find_malformed_checks(source: str) -> list[str]:
+    """Return the lines that look like a `# CHECK:` line but do not name a check (e.g. `# CHECK: final pairs`)."""
+    return [line.strip() for line in ANY_CHECK_LINE.findall(source) if not CHECK_LINE.match(line)]
 
 
 def is_check_cell(cell: nbformat.NotebookNode) -> bool:

@@ -6,10 +6,10 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from coursetools import exercise as make_exercise_module
+from coursetools import exercise
 
 ROOT = Path(__file__).resolve().parent.parent
-make_exercise, render, main = make_exercise_module.make_exercise, make_exercise_module.render, make_exercise_module.main
+make_exercise, render, main = exercise.make_exercise, exercise.render, exercise.main
 
 PLACEHOLDER = "*(Phần này dành cho bạn — xem lời giải trong `solutions/` sau khi làm xong.)*"
 
@@ -186,7 +186,7 @@ def test_generating_twice_gives_byte_identical_files(tmp_path):
 
 
 def test_committed_exercise_is_generated_from_solution():
-    if not make_exercise_module.SOLUTION.exists():
+    if not exercise.SOLUTION.exists():
         pytest.skip("solutions/preference_dpo_dataset.ipynb does not exist yet")
     assert main(["--check"]) == 0, "run `make exercise` to regenerate the exercise"
 
@@ -195,3 +195,13 @@ def test_nbval_check_markers_are_removed_from_the_exercise():
     source = "# NBVAL_CHECK_OUTPUT\nprint(summary)"
     check = "# NBVAL_CHECK_OUTPUT\n# CHECK: pairs\ncheck_pairs(pairs)"
     assert generate_sources(new_code_cell(source), new_code_cell(check)) == ["print(summary)", "# CHECK: pairs\ncheck_pairs(pairs)"]
+
+
+@pytest.mark.parametrize("source", [
+    "# CHECK: final pairs\ncheck_pairs(final_pairs)",
+    "#CHECK final_pairs\n### BEGIN SOLUTION\nx = 1\n### END SOLUTION",
+    "# SOLUTION ONLY\n# CHECK: my-check\nassert x",
+])
+def test_a_mistyped_check_line_stops_the_generator(source):
+    with pytest.raises(ValueError, match="CHECK"):
+        generate_sources(new_code_cell(source))
