@@ -97,7 +97,7 @@ def write_empty_wheel(folder: Path, name: str, version: str, requires: list[str]
     metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n" + "".join(f"Requires-Dist: {r}\n" for r in requires)
     files = {
         f"{dist}.dist-info/METADATA": metadata,
-        f"{dist}.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: check_installs\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{dist}.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: coursetools-installs\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }
     files[f"{dist}.dist-info/RECORD"] = "".join(f"{f},,\n" for f in [*files, f"{dist}.dist-info/RECORD"])
     with zipfile.ZipFile(path, "w") as wheel:

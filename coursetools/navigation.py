@@ -34,7 +34,8 @@ SETTINGS = "coursetools/settings.py"
 REPO_LINE = re.compile(r'^REPO = ".*"$', re.MULTILINE)
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 # The setup cell's first line: what a learner reads while the cell is collapsed.
-SETUP_TITLE = "# Cài đặt — chạy ô này trước: trên Colab nó tải và cài bộ khóa học; trên máy của bạn nó chỉ in phiên bản."
+# `#@title` is also the title Colab shows for a cell in form view (its way of collapsing code).
+SETUP_TITLE = "#@title Cài đặt — chạy ô này trước: trên Colab nó tải và cài bộ khóa học; trên máy bạn nó chỉ in phiên bản."
 
 # The notebooks' H1 line ("# 1. Tổng hợp mô hình ...") and its leading lesson number.
 TITLE_LINE = re.compile(r"^# (?P<title>.+?)\s*$", re.MULTILINE)
@@ -175,7 +176,8 @@ def apply_course_cells(nb: nbformat.NotebookNode, path: str, root: Path = ROOT) 
         setup = nbformat.v4.new_code_cell()
         nb.cells.insert(nb.cells.index(nav) + 1, setup)
     setup.source = render_setup()
-    setup.metadata.setdefault("jupyter", {})["source_hidden"] = True  # collapsed: the learner reads SETUP_TITLE
+    setup.metadata.setdefault("jupyter", {})["source_hidden"] = True  # collapsed in JupyterLab
+    setup.metadata["cellView"] = "form"  # collapsed in Colab, under SETUP_TITLE
     # nbformat 4.4 has no cell ids (new_*_cell adds one); the kit's notebooks are written as 4.4.
     for cell in nb.cells:
         cell.pop("id", None)

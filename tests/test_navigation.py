@@ -11,7 +11,7 @@ import nbformat
 import pytest
 
 from coursetools import markers, navigation
-from coursetools import settings as course
+from coursetools import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 ALL_NOTEBOOKS = [*navigation.list_course(ROOT), navigation.SOLUTION]
@@ -42,8 +42,8 @@ def test_nav_cell_is_first_with_its_own_badge_and_existing_neighbours(path):
     nav = nb.cells[0]
     assert markers.is_nav_cell(nav) and sum(markers.is_nav_cell(cell) for cell in nb.cells) == 1
     assert navigation.make_badge(path) in nav.source
-    if course.REPO:
-        assert f"(https://colab.research.google.com/github/{course.REPO}/blob/main/{path})" in nav.source
+    if settings.REPO:
+        assert f"(https://colab.research.google.com/github/{settings.REPO}/blob/main/{path})" in nav.source
     else:  # no repository set: no button pretends there is one
         assert "colab.research.google.com" not in nav.source and navigation.NO_REPO_NOTE in nav.source
     links = [link for link in LINK.findall(nav.source) if link != navigation.make_colab_url(path)]
@@ -69,7 +69,7 @@ def test_setup_cell_is_the_first_code_cell_right_after_nav_and_identical_everywh
         assert markers.is_setup_cell(nb.cells[1]), path
         cell = read_setup_cell(path)
         assert cell.source.startswith(navigation.SETUP_TITLE + "\n" + markers.NBVAL_IGNORE_OUTPUT + "\n")
-        assert cell.metadata["jupyter"]["source_hidden"] is True  # collapsed: the learner reads its first line
+        assert cell.metadata["jupyter"]["source_hidden"] is True and cell.metadata["cellView"] == "form"  # collapsed
         sources.add(cell.source)
     assert sources == {navigation.render_setup()}
 
@@ -79,8 +79,8 @@ def test_colab_branch_installs_the_colab_files_with_this_python():
     colab_if = next(node for node in tree.body if isinstance(node, ast.If))
     assert "google.colab" in ast.unparse(colab_if.test) and "COLAB_RELEASE_TAG" in ast.unparse(colab_if.test)
     assigned = {ast.unparse(node.targets[0]): node.value for node in colab_if.body if isinstance(node, ast.Assign)}
-    assert [tuple(args) for args in ast.literal_eval(assigned["INSTALLS"])] == list(course.COLAB_INSTALLS)
-    assert ast.literal_eval(assigned["(CLONE_URL, BRANCH, HOME)"]) == (navigation.make_clone_url(), "main", course.COLAB_DIR)
+    assert [tuple(args) for args in ast.literal_eval(assigned["INSTALLS"])] == list(settings.COLAB_INSTALLS)
+    assert ast.literal_eval(assigned["(CLONE_URL, BRANCH, HOME)"]) == (navigation.make_clone_url(), "main", settings.COLAB_DIR)
     assert "run(sys.executable, '-m', 'pip', 'install', *args, cwd=HOME)" in ast.unparse(colab_if)
     # Colab keeps its own torch, kernel and widgets: the file it installs names none of them.
     colab = (ROOT / "requirements-colab.txt").read_text()
@@ -117,10 +117,10 @@ def test_setup_cell_on_colab_clones_installs_once_and_survives_a_cut_clone(tmp_p
     result, calls = run_colab_setup(tmp_path, f"file://{ROOT}", home)
     assert result.returncode == 0, result.stderr
     assert not (home / "half-cloned").exists() and (home / "requirements-colab.txt").is_file()
-    assert calls == ["-m pip install " + " ".join(args) for args in course.COLAB_INSTALLS]
+    assert calls == ["-m pip install " + " ".join(args) for args in settings.COLAB_INSTALLS]
     assert (home / ".kit-installed").exists() and "Preset: offline" in result.stdout
     result, calls = run_colab_setup(tmp_path, f"file://{ROOT}", home)  # once per runtime: nothing again
-    assert result.returncode == 0 and len(calls) == len(course.COLAB_INSTALLS)
+    assert result.returncode == 0 and len(calls) == len(settings.COLAB_INSTALLS)
 
 
 def test_setup_cell_on_colab_shows_why_pip_failed_and_resumes(tmp_path):
@@ -132,7 +132,7 @@ def test_setup_cell_on_colab_shows_why_pip_failed_and_resumes(tmp_path):
     (home / "kept").write_text("")  # an untracked file: the complete clone is reused, not cloned again
     result, calls = run_colab_setup(tmp_path, "file:///nowhere", home)
     assert result.returncode == 0, result.stderr
-    assert (home / "kept").exists() and len(calls) == 1 + len(course.COLAB_INSTALLS)
+    assert (home / "kept").exists() and len(calls) == 1 + len(settings.COLAB_INSTALLS)
 
 
 def test_setup_cell_on_colab_without_a_repository_says_how_to_set_it(tmp_path):
@@ -146,7 +146,7 @@ def test_repo_is_checked_and_written_in_one_place(tmp_path, monkeypatch):
             navigation.check_repo(bad)
     (tmp_path / "coursetools").mkdir()
     (tmp_path / navigation.SETTINGS).write_text((ROOT / navigation.SETTINGS).read_text())
-    monkeypatch.setattr(course, "REPO", course.REPO)
+    monkeypatch.setattr(settings, "REPO", settings.REPO)
     navigation.set_repo("my-org/preference-datasets-kit", tmp_path)
     assert 'REPO = "my-org/preference-datasets-kit"\n' in (tmp_path / navigation.SETTINGS).read_text()
     assert navigation.make_badge("notebooks/01_model_pooling.ipynb").startswith("[![Open In Colab]")
@@ -186,7 +186,7 @@ def test_readme_table_matches_the_files():
     assert f"lời giải: [`{navigation.SOLUTION}`]({navigation.SOLUTION})" in rows[-1]
 
 
-def test_write_navigation_check_passes_on_the_committed_tree():
+def test_generated_cells_are_up_to_date_on_the_committed_tree():
     for command in ("navigation", "exercise"):
         result = subprocess.run([sys.executable, "-m", "coursetools", command, "--check"], cwd=ROOT, capture_output=True, text=True)
         assert result.returncode == 0, result.stderr

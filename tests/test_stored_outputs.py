@@ -10,6 +10,7 @@ from nbformat.v4 import new_code_cell, new_notebook, new_output
 from coursetools import determinism
 from coursetools.markers import NBVAL_CHECK_OUTPUT as CHECK
 from coursetools.markers import NBVAL_IGNORE_OUTPUT as IGNORE
+from coursetools.markers import is_check_cell
 from coursetools.notebooks import WIDGET_MIME, keep_shown_outputs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,7 +88,7 @@ def test_stored_notebooks_show_a_run_without_logs_and_check_only_cpu_independent
     code = [cell for cell in nb.cells if cell.cell_type == "code"]
     checked = [cell for cell in code if CHECK in cell.source]
     # The solution's facts are its exercise checks (`# CHECK:` cells raise on a wrong answer, and nbval runs them).
-    assert checked or any("# CHECK:" in cell.source for cell in code), "every course notebook checks facts with nbval"
+    assert checked or any(is_check_cell(cell) for cell in code), "every course notebook checks facts with nbval"
     for cell in code:
         assert all(determinism.is_shown_output(o) for o in cell.outputs), f"a log or widget was stored:\n{cell.source}"
         assert not any(o.output_type == "error" for o in cell.outputs), f"a stored run failed:\n{cell.source}"
