@@ -30,6 +30,14 @@ WRITTEN_FOR = {
     "build_gemma_tokenizer": "transformers==4.57.6",
 }
 
+# Private parts of distilabel that the kit's subclasses read or override (helpers/llm.py, helpers/judge.py).
+PRIVATE_INTERNALS = {
+    "TransformersLLM._pipeline": "distilabel==1.5.3",  # the loaded transformers pipeline, shared between LLMs
+    "TransformersLLM._logits_processor": "distilabel==1.5.3",  # what generate() hands to the pipeline
+    "TransformersLLM._prepare_structured_output": "distilabel==1.5.3",  # overridden: llguidance, not outlines
+    "Task._set_default_structured_output": "distilabel==1.5.3",  # overridden: no check that outlines is installed
+}
+
 
 # distilabel 1.5.3 -------------------------------------------------------------------------------------------------
 

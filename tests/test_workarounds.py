@@ -20,7 +20,7 @@ def test_every_workaround_is_registered_with_the_installed_and_pinned_version():
               if inspect.isfunction(value) and value.__module__ == workarounds.__name__ and not name.startswith("_")}
     assert public == set(workarounds.WRITTEN_FOR), "every workaround names the version it was written for"
     pins = dict(re.findall(r"^([\w-]+)==(\S+)$", (ROOT / "requirements-colab.txt").read_text(), re.MULTILINE))
-    for name, written_for in workarounds.WRITTEN_FOR.items():
+    for name, written_for in {**workarounds.WRITTEN_FOR, **workarounds.PRIVATE_INTERNALS}.items():
         library, expected = written_for.split("==")
         assert pins[library] == expected, f"{library} is pinned at {pins[library]}: re-check workaround {name} ({written_for})"
         assert version(library) == expected, f"{library} {version(library)} is installed: re-check workaround {name}"
@@ -70,6 +70,17 @@ def test_distilabel_still_reloads_weights_and_reads_generate_signature():
     from helpers.llm import KitTransformersLLM
 
     assert inspect.signature(KitTransformersLLM.generate) == inspect.signature(TransformersLLM.generate)
+
+
+def test_the_private_parts_the_kit_uses_are_still_used_as_it_assumes():
+    from distilabel.models import TransformersLLM
+    from distilabel.steps.tasks.base import _Task
+
+    generate, load = inspect.getsource(TransformersLLM.generate), inspect.getsource(TransformersLLM.load)
+    assert "logits_processor=self._logits_processor" in generate, "generate() no longer passes _logits_processor"
+    assert "self._pipeline(" in generate and "self._pipeline = pipeline(" in load, "TransformersLLM._pipeline changed"
+    assert "self._prepare_structured_output(" in load, "load() no longer calls _prepare_structured_output"
+    assert "self._set_default_structured_output()" in inspect.getsource(_Task.load), "Task.load changed"
 
 
 def test_ultrafeedback_still_has_no_system_prompt_field():
