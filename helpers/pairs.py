@@ -92,7 +92,11 @@ def pick_pairs(
 ) -> tuple[list[dict], dict]:
     """Return the pairs picked from ``rows`` and a report of kept and dropped rows."""
     rows = list(rows)
-    results = pick_results(rows, policy, min_margin, seed)
+    return collect_pairs(rows, pick_results(rows, policy, min_margin, seed))
+
+
+def collect_pairs(rows: list[dict], results: list) -> tuple[list[dict], dict]:
+    """Return the pairs among pick_results' ``results`` for ``rows`` and the report of kept and dropped rows."""
     pairs = [result for result in results if isinstance(result, dict)]
     dropped = dict.fromkeys(REASONS, 0)
     for result in results:

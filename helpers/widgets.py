@@ -6,7 +6,7 @@ import html
 
 import ipywidgets as widgets
 
-from helpers.pairs import POLICIES, REASON_LABELS, describe_report, pick_pairs, pick_results
+from helpers.pairs import POLICIES, REASON_LABELS, collect_pairs, describe_report, pick_results
 from helpers.pooling import GENERATOR_ROLES, run_pooling
 from helpers.presets import PRESETS, choose_preset
 
@@ -177,8 +177,8 @@ class PreferenceExplorer:
     def refresh(self) -> None:
         """Recompute the pairs for the current controls, then the count label and the selected prompt's cards."""
         options = {"policy": self.policy.value, "min_margin": self.margin.value}
-        self.pairs, self.report = pick_pairs(self.rows, **options)
-        self.results = pick_results(self.rows, **options)  # the same seeded draws, row by row
+        self.results = pick_results(self.rows, **options)  # row by row, for the cards
+        self.pairs, self.report = collect_pairs(self.rows, self.results)
         self.count.value = f"<b>{self.report['kept']}/{self.report['rows']} cặp còn lại</b>"
         self.summary.value = html.escape(describe_report(self.report))
         self.cards.value = self.render_row(self.row.value)
