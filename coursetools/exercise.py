@@ -50,7 +50,7 @@ SOLUTION = ROOT / "solutions" / "preference_dpo_dataset.ipynb"
 EXERCISE = ROOT / "exercises" / "preference_dpo_dataset.ipynb"
 
 DEFAULT_HINT = "hãy viết phần này"
-MARKDOWN_PLACEHOLDER = "*(Phần này dành cho bạn — xem lời giải trong `solutions/` sau khi làm xong.)*"
+MARKDOWN_PLACEHOLDER = "*(Câu trả lời của bạn: nhấp đúp vào ô này để viết. Lời giải có trong `solutions/` sau khi làm xong.)*"
 SOLUTION_TITLE, EXERCISE_TITLE = "(lời giải)", "(bài tập)"
 DROPPED_CELL_METADATA = ("execution", "ExecuteTime")
 

@@ -1,18 +1,40 @@
-"""Checks for the exercise: each raises AssertionError with a Vietnamese message saying what is wrong and how to fix it."""
+"""The exercise's checks: each raises AssertionError with a Vietnamese message saying what is wrong and how to fix it.
+
+The checks never trust what a learner's code says about itself: pairs are checked against the judge's own
+ratings, candidates against the pooled rows, the dataset against the pairs and against its saved copy.
+The check cells reload this module (`importlib.reload(helpers.checks)`), and this module reloads what it relies on,
+so a cell that replaced a check or one of its helpers earlier in the notebook cannot change a verdict.
+"""
 
 from __future__ import annotations
 
-from helpers.pairs import is_empty, is_valid_rating
+import importlib
+from collections import Counter
+from pathlib import Path
+
+# Fresh copies, reloaded with this module (see above).
+course = importlib.reload(importlib.import_module("helpers.course"))
+pairs_module = importlib.reload(importlib.import_module("helpers.pairs"))
+is_empty, is_valid_rating = pairs_module.is_empty, pairs_module.is_valid_rating
 
 TRL_COLUMNS = ("prompt", "chosen", "rejected")
-SCORE_COLUMNS = ("score_chosen", "score_rejected")
+SCORE_KEYS = (("score_chosen", "score_rejected"), ("chosen_rating", "rejected_rating"))  # the kit's, distilabel's
+POLICIES = ("best-worst", "best-random-lower")
+# The prompts a saved exercise dataset may hold: the exercise's instructions and those of its hand-rated rows.
+DATASET_PROMPTS = course.EXERCISE_INSTRUCTIONS + tuple(row["instruction"] for row in course.HAND_RATED_3)
 
 
 def require(value, name: str, tier: str):
-    """Fail with a TODO hint when a variable the learner must fill is still None."""
+    """Fail with a TODO hint when a variable the learner must fill is still None; return it as a list of rows."""
     if value is None:
         raise AssertionError(f"Chưa có kết quả: `{name}` vẫn là None — hãy làm phần TODO ({tier}) ở ô phía trên rồi chạy lại.")
-    return value
+    try:
+        rows = [dict(row) for row in value]  # a list of dicts or a datasets.Dataset
+    except (TypeError, ValueError):
+        raise AssertionError(
+            f"`{name}` phải là một danh sách các dict (hoặc một datasets.Dataset), không phải {type(value).__name__}."
+        ) from None
+    return rows
 
 
 def passed(message: str) -> None:
@@ -20,89 +42,325 @@ def passed(message: str) -> None:
     print(f"✅ {message}")
 
 
-def check_pooled(rows, instructions, completions: int = 2) -> None:
-    """Check the pooled rows: one per instruction, each with ``completions`` non-empty texts."""
+def number_rows(rows: list[dict], name: str) -> dict[str, dict]:
+    """Return rows by instruction; fail if a row has no instruction or two rows share one."""
+    by_instruction = {}
+    for number, row in enumerate(rows, start=1):
+        instruction = row.get("instruction")
+        assert isinstance(instruction, str), f"Hàng {number} của `{name}` không có cột `instruction`."
+        assert instruction not in by_instruction, (
+            f"Hướng dẫn {instruction!r} xuất hiện hai lần trong `{name}` — mỗi hướng dẫn chỉ cho một hàng."
+        )
+        by_instruction[instruction] = row
+    return by_instruction
+
+
+def read_texts(row: dict, number: int, name: str) -> list:
+    """Return a row's completions, from `generations` or (before the rename) `grouped_generation`."""
+    texts = row.get("generations", row.get("grouped_generation"))
+    assert isinstance(texts, list), (
+        f"Hàng {number} của `{name}` không có cột `generations` (hay `grouped_generation`) chứa danh sách phần hoàn thành."
+    )
+    return texts
+
+
+def check_pooled(rows, instructions=course.EXERCISE_INSTRUCTIONS, completions: int = 2) -> None:
+    """Check the pooled rows: one per exercise instruction, each with two non-empty completions and their writers."""
     rows = require(rows, "rows", "🐢")
-    assert len(rows) == len(instructions), (
-        f"Có {len(rows)} hàng nhưng {len(instructions)} hướng dẫn — mỗi hướng dẫn phải cho đúng một hàng."
+    by_instruction = number_rows(rows, "rows")
+    missing = [text for text in instructions if text not in by_instruction]
+    extra = [text for text in by_instruction if text not in instructions]
+    assert not missing and not extra, (
+        f"`rows` phải có đúng một hàng cho mỗi hướng dẫn của `instructions` — thiếu {missing}, thừa {extra}. "
+        "Hãy nạp đúng danh sách `instructions` bằng LoadDataFromDicts."
     )
     for number, row in enumerate(rows, start=1):
-        texts = row.get("grouped_generation") or row.get("generations")
-        assert texts is not None, (
-            f"Hàng {number} không có cột `grouped_generation` — hãy gom hai cột `generation` bằng GroupColumns."
+        # GroupColumns names its outputs grouped_<column>, or as its `output_columns` say (e.g. generations).
+        row = {"grouped_generation": row.get("generations"), "grouped_model_name": row.get("generation_models"), **row}
+        assert row["grouped_generation"] is not None, (
+            f"Hàng {number} không có cột `grouped_generation` — hãy gom cột `generation` của hai bộ sinh bằng "
+            "GroupColumns(columns=[\"generation\", \"model_name\"])."
         )
-        assert len(texts) == completions, (
-            f"Hàng {number} có {len(texts)} phần hoàn thành, cần {completions} (mỗi bộ sinh một phần)."
+        texts = row["grouped_generation"]
+        assert isinstance(texts, list) and len(texts) == completions, (
+            f"Hàng {number} có {len(texts) if isinstance(texts, list) else 0} phần hoàn thành, cần {completions} — "
+            "nối LoadDataFromDicts tới hai TextGeneration: `data >> [gen_a, gen_b] >> group`."
         )
-        empty = sum(is_empty(text) for text in texts)
+        empty = sum(map(is_empty, texts))
         assert not empty, f"Hàng {number} có {empty} phần hoàn thành rỗng — hãy kiểm tra `max_new_tokens` và lời nhắc."
-    passed(f"{len(rows)} hàng, mỗi hàng {completions} phần hoàn thành không rỗng.")
+        models = row.get("grouped_model_name")
+        assert isinstance(models, list) and len(models) == completions, (
+            f"Hàng {number} thiếu tên mô hình của từng phần hoàn thành — hãy gom cả cột `model_name`: "
+            "GroupColumns(columns=[\"generation\", \"model_name\"])."
+        )
+    passed(f"{len(rows)} hàng, mỗi hướng dẫn một hàng với {completions} phần hoàn thành không rỗng và tên người viết.")
 
 
-def check_ratings(rated, completions: int = 2) -> None:
-    """Check the judge's output: one valid 1-5 rating per completion on every row."""
-    rated = require(rated, "rated", "🐕")
-    assert rated, "Danh sách `rated` đang trống — giám khảo chưa chấm hàng nào."
-    missing = [n for n, row in enumerate(rated, start=1) if "generations" not in row]
-    assert not missing, (
-        f"Hàng {missing} không có cột `generations` — UltraFeedback đọc `generations`, hãy đổi tên `grouped_generation`."
+def check_ratings(rated, source, completions: int = 2) -> None:
+    """Check the judge's output against the rows it rated: the same completions, one valid 1-5 rating each."""
+    name, tier = ("rated", "🐕") if completions == 2 else ("final_rated", "🦁")
+    rated = require(rated, name, tier)
+    source = number_rows(require(source, *(("rows", "🐢") if completions == 2 else ("candidates", "🦁"))), "nguồn")
+    by_instruction = number_rows(rated, name)
+    assert set(by_instruction) == set(source), (
+        f"`{name}` phải có đúng các hướng dẫn của hàng đầu vào ({len(source)} hàng), nhưng có {len(by_instruction)}: "
+        "hãy chấm mọi hàng, mỗi hàng một lần."
     )
     for number, row in enumerate(rated, start=1):
-        ratings = row.get("ratings") or []
-        assert len(row["generations"]) == completions, (
-            f"Hàng {number} có {len(row['generations'])} phần hoàn thành, cần {completions}."
+        assert "generations" in row, (
+            f"Hàng {number} không có cột `generations` — UltraFeedback đọc `generations`: hãy đổi tên `grouped_generation`."
         )
-        assert len(ratings) == len(row["generations"]), (
-            f"Hàng {number} có {len(ratings)} điểm cho {len(row['generations'])} phần hoàn thành — "
-            "hãy dùng giám khảo có cấu trúc: build_judge(structured=True, num_completions=...)."
+        texts, ratings = row["generations"], row.get("ratings")
+        assert isinstance(texts, list) and len(texts) == completions, (
+            f"Hàng {number} có {len(texts) if isinstance(texts, list) else 0} phần hoàn thành, cần {completions}."
+        )
+        assert Counter(map(repr, texts)) == Counter(map(repr, read_texts(source[row["instruction"]], number, "nguồn"))), (
+            f"Hàng {number}: các phần hoàn thành được chấm không phải các phần của hàng đầu vào cùng hướng dẫn — "
+            "hãy chấm đúng các hàng đã tạo ở bước trước, không sửa văn bản."
+        )
+        assert isinstance(ratings, list) and len(ratings) == completions, (
+            f"Hàng {number} có {len(ratings) if isinstance(ratings, list) else 0} điểm cho {completions} phần hoàn thành — "
+            f"hãy dùng giám khảo có cấu trúc: build_judge(num_completions={completions})."
         )
         bad = [r for r in ratings if not is_valid_rating(r)]
         assert not bad, (
             f"Hàng {number} có điểm không hợp lệ {bad} — điểm phải là số từ 1 đến 5; "
             "giám khảo văn bản tự do hay trả None, hãy dùng build_judge(structured=True)."
         )
-    passed(f"{len(rated)} hàng, mọi phần hoàn thành đều có điểm 1–5.")
+    passed(f"{len(rated)} hàng, mọi phần hoàn thành đều có điểm 1–5 của giám khảo.")
 
 
-def check_pairs(pairs, min_margin: float = 0.0) -> None:
-    """Check the picked pairs: present, chosen differs from rejected and scores higher by at least ``min_margin``."""
-    pairs = require(pairs, "pairs", "🐕")
-    assert pairs, "Không còn cặp nào — hãy xem báo cáo của pick_pairs: có thể ngưỡng `min_margin` quá cao."
-    same = sum(p["chosen"] == p["rejected"] for p in pairs)
-    assert not same, f"chosen và rejected giống nhau ở {same} hàng — hãy bỏ các hàng hoà điểm."
-    not_better = sum(p["score_chosen"] <= p["score_rejected"] for p in pairs)
-    assert not not_better, (
-        f"Ở {not_better} hàng, điểm của chosen không cao hơn rejected — chosen phải là phần có điểm cao nhất."
+def read_content(value, role: str | None = None):
+    """Return the text of a completion or prompt: a string, or the last message (of ``role``) of a conversation."""
+    if isinstance(value, list):
+        messages = [m for m in value if isinstance(m, dict) and (role is None or m.get("role") == role)]
+        return messages[-1].get("content") if messages else None
+    return value
+
+
+def read_pair(pair: dict, number: int) -> tuple:
+    """Return (prompt, chosen, rejected) texts of a pair in the kit's, TRL's or distilabel's layout."""
+    prompt = pair.get("prompt", pair.get("instruction"))
+    if prompt is None and isinstance(pair.get("chosen"), list):  # an implicit prompt: the user turn of chosen
+        prompt = pair["chosen"]
+    prompt = read_content(prompt, "user")
+    chosen, rejected = read_content(pair.get("chosen"), "assistant"), read_content(pair.get("rejected"), "assistant")
+    assert all(isinstance(text, str) for text in (prompt, chosen, rejected)), (
+        f"Cặp thứ {number} phải có `prompt` (hướng dẫn), `chosen` và `rejected` (văn bản, hoặc tin nhắn role/content): "
+        f"ví dụ {{\"prompt\": row[\"instruction\"], \"chosen\": ..., \"rejected\": ...}}. Cặp này có khoá {sorted(pair)}."
     )
-    narrow = sum(p["score_chosen"] - p["score_rejected"] < min_margin for p in pairs)
-    assert not narrow, f"{narrow} cặp có chênh lệch điểm dưới {min_margin} — hãy truyền min_margin={min_margin} cho pick_pairs."
-    passed(f"{len(pairs)} cặp, chosen luôn khác và cao điểm hơn rejected (chênh lệch ≥ {min_margin}).")
+    return prompt, chosen, rejected
 
 
-def check_candidates(rows, completions: int = 3) -> None:
-    """Check the 🦁 candidates: the evolved completion joined the two pooled ones on every row."""
-    rows = require(rows, "candidates", "🦁")
-    for number, row in enumerate(rows, start=1):
-        count = len(row.get("generations") or [])
-        assert count == completions, (
-            f"Hàng {number} có {count} ứng viên, cần {completions}: hai phần đã tổng hợp và một bản tiến hoá (EvolQuality)."
+def find_ratings(row: dict, text: str) -> list:
+    """Return the judge's ratings of every completion of ``row`` equal to ``text``."""
+    return [rating for candidate, rating in zip(row["generations"], row["ratings"]) if candidate == text]
+
+
+def expect_pair(row: dict, policy: str, min_margin: float) -> str:
+    """Return "must", "may" or the reason a rated row must give no pair (tie, invalid_ratings, below_margin)."""
+    ratings, texts = row.get("ratings") or [], row["generations"]
+    valid = [(r, t) for r, t in zip(ratings, texts) if is_valid_rating(r) and not is_empty(t)]
+    if len(valid) < 2:
+        return "invalid_ratings"
+    best = max(r for r, _ in valid)
+    lower = [r for r, _ in valid if r < best]
+    if not lower:
+        return "tie"
+    if best - min(lower) < min_margin:
+        return "below_margin"
+    clean = len(valid) == len(texts) == len(ratings) and len(set(texts)) == len(texts)
+    if policy == "best-worst" or all(best - r >= min_margin for r in lower):
+        return "must" if clean else "may"
+    return "may"  # best-random-lower: the drawn completion may be too close to the best
+
+
+def is_clean(row: dict) -> bool:
+    """Tell whether every completion of a rated row is non-empty and has a valid rating."""
+    return all(is_valid_rating(r) and not is_empty(t) for r, t in zip(row["ratings"], row["generations"]))
+
+
+def check_pairs(pairs, rated, hand_rated=(), policy: str = "best-worst", min_margin: float = 0) -> None:
+    """Check pairs against the ratings of ``rated`` and ``hand_rated``: the right texts, one pair per row that has one."""
+    assert policy in POLICIES, f"policy phải là một trong {POLICIES}."
+    name, tier = ("pairs", "🐕") if policy == "best-worst" else ("final_pairs", "🦁")
+    pairs = require(pairs, name, tier)
+    rows = require(rated, "rated" if policy == "best-worst" else "final_rated", tier) + [dict(row) for row in hand_rated]
+    rows = number_rows(rows, "rated")
+    for row in rows.values():
+        assert isinstance(row.get("generations"), list) and isinstance(row.get("ratings"), list), (
+            "Các hàng được chấm phải có `generations` và `ratings` — hãy chạy ô kiểm tra điểm ở trên trước."
         )
-        models = row.get("generation_models") or []
-        assert len(models) == count, (
-            f"Hàng {number}: `generation_models` phải ghi tên người viết cho từng ứng viên ({count} tên)."
+    expected = {instruction: expect_pair(row, policy, min_margin) for instruction, row in rows.items()}
+    worst_word = "thấp nhất" if policy == "best-worst" else f"thấp hơn ít nhất {min_margin} điểm"
+    seen = Counter()
+    for number, pair in enumerate(pairs, start=1):
+        prompt, chosen, rejected = read_pair(pair, number)
+        assert prompt in rows, f"Cặp thứ {number} có prompt {prompt!r}, không phải hướng dẫn nào của các hàng đã chấm."
+        seen[prompt] += 1
+        assert seen[prompt] == 1, f"Hướng dẫn {prompt!r} cho hai cặp — mỗi hàng chỉ cho nhiều nhất một cặp."
+        row = rows[prompt]
+        chosen_ratings, rejected_ratings = find_ratings(row, chosen), find_ratings(row, rejected)
+        where = f"Cặp thứ {number} ({prompt!r})"
+        assert chosen_ratings and rejected_ratings, (
+            f"{where}: `{'chosen' if not chosen_ratings else 'rejected'}` không phải một phần hoàn thành của hàng này — "
+            "hãy lấy văn bản từ `generations` của chính hàng đó."
         )
-    passed(f"{len(rows)} hàng, mỗi hàng {completions} ứng viên có ghi tên người viết.")
+        assert chosen != rejected, f"{where}: chosen và rejected giống hệt nhau — hàng hoà điểm phải bị bỏ."
+        assert all(map(is_valid_rating, chosen_ratings + rejected_ratings)) and not is_empty(chosen) and not is_empty(rejected), (
+            f"{where} dùng một phần hoàn thành rỗng hoặc có điểm không hợp lệ (None) — những phần đó không bao giờ được giữ."
+        )
+        valid = [r for r, t in zip(row["ratings"], row["generations"]) if is_valid_rating(r) and not is_empty(t)]
+        best, score_chosen, score_rejected = max(valid), max(chosen_ratings), min(rejected_ratings)
+        assert score_chosen == best, (
+            f"{where}: giám khảo chấm chosen {score_chosen} điểm nhưng một phần khác của hàng được {best} — chosen phải "
+            "là phần điểm cao nhất (bạn có đảo chosen và rejected không?)."
+        )
+        assert score_rejected < best and best - score_rejected >= min_margin, (
+            f"{where}: rejected được {score_rejected} điểm, chosen {best} — rejected phải {worst_word}"
+            + (" và thấp hơn hẳn: hàng hoà điểm phải bị bỏ." if score_rejected == best else ".")
+        )
+        if policy == "best-worst":
+            assert score_rejected == min(valid), (
+                f"{where}: rejected phải là phần điểm thấp nhất ({min(valid)}), không phải phần được {score_rejected}."
+            )
+        for key, score in zip((*SCORE_KEYS[0], *SCORE_KEYS[1]), (score_chosen, score_rejected) * 2):
+            assert key not in pair or pair[key] == score, (
+                f"{where}: `{key}` = {pair[key]} không khớp điểm giám khảo đã chấm cho chính văn bản đó ({score}) — "
+                "hãy lấy văn bản và điểm từ cùng một vị trí."
+            )
+        models = row.get("generation_models")
+        for key, text in (("chosen_model", chosen), ("rejected_model", rejected)):
+            writers = [m for t, m in zip(row["generations"], models or []) if t == text]
+            assert key not in pair or not writers or pair[key] in writers, (
+                f"{where}: `{key}` = {pair[key]!r} nhưng văn bản đó do {writers[0]!r} viết — "
+                "hãy lấy văn bản và tên người viết từ cùng một vị trí."
+            )
+    lost = [instruction for instruction, expect in expected.items() if expect == "must" and not seen[instruction]]
+    assert not lost, (
+        f"{len(lost)} hàng có chênh lệch điểm rõ ràng nhưng không cho cặp nào, ví dụ {lost[0]!r} — chỉ bỏ hàng hoà "
+        "điểm, thiếu điểm" + (" hoặc dưới ngưỡng chênh lệch" if min_margin else "") + "; mọi hàng khác phải cho đúng một cặp."
+    )
+    dropped = Counter(
+        "invalid_ratings" if expect == "may" and not is_clean(rows[instruction]) else expect
+        for instruction, expect in expected.items() if not seen[instruction]
+    )
+    reasons = {"tie": "hoà điểm", "invalid_ratings": "thiếu điểm hoặc có phần rỗng", "below_margin": "dưới ngưỡng",
+               "may": "rejected bốc thăm được chênh dưới ngưỡng"}
+    dropped_text = ", ".join(f"{count} {reasons[reason]}" for reason, count in dropped.items()) or "không hàng nào"
+    passed(
+        f"{len(pairs)} cặp khớp điểm của giám khảo: chosen là phần điểm cao nhất, rejected {worst_word}; "
+        f"hàng bị bỏ: {dropped_text}."
+    )
 
 
-def check_dpo_dataset(dataset) -> None:
-    """Check that a datasets.Dataset is in TRL's preference format with scores."""
-    dataset = require(dataset, "dataset", "🦁")
-    missing = [c for c in TRL_COLUMNS + SCORE_COLUMNS if c not in dataset.column_names]
-    assert not missing, f"Tập dữ liệu thiếu cột {missing} — hãy tạo nó bằng to_dataset(pairs, style=...)."
+def check_candidates(candidates, rated) -> None:
+    """Check the 🦁 candidates: every rated row's two completions plus one new, non-empty rewrite, each with its writer."""
+    candidates = number_rows(require(candidates, "candidates", "🦁"), "candidates")
+    rated = number_rows(require(rated, "rated", "🐕"), "rated")
+    assert set(candidates) == set(rated), (
+        f"`candidates` phải có một hàng cho mỗi hàng của `rated` ({len(rated)}), nhưng có {len(candidates)}."
+    )
+    for number, (instruction, row) in enumerate(candidates.items(), start=1):
+        texts, models = read_texts(row, number, "candidates"), row.get("generation_models")
+        assert len(texts) == 3, (
+            f"Hàng {number} có {len(texts)} ứng viên, cần 3: hai phần đã tổng hợp và một bản tiến hoá (EvolQuality)."
+        )
+        pooled = read_texts(rated[instruction], number, "rated")
+        new = list(texts)
+        for text in pooled:
+            assert text in new, (
+                f"Hàng {number}: thiếu một phần hoàn thành đã tổng hợp — giữ nguyên hai phần cũ và thêm bản tiến hoá."
+            )
+            new.remove(text)
+        evolved = new[0]
+        assert not is_empty(evolved) and evolved not in pooled and evolved.strip() != instruction.strip(), (
+            f"Hàng {number}: ứng viên thứ ba phải là bản viết lại mới của EvolQuality (cột `evolved_response`), "
+            "không rỗng, khác hai phần cũ."
+        )
+        assert isinstance(models, list) and len(models) == 3 and all(isinstance(m, str) and m.strip() for m in models), (
+            f"Hàng {number}: `generation_models` phải ghi tên người viết cho cả 3 ứng viên."
+        )
+    passed(f"{len(candidates)} hàng, mỗi hàng 2 phần đã tổng hợp và 1 bản tiến hoá mới, có tên người viết.")
+
+
+def check_format(dataset) -> list[tuple[str, str, str]]:
+    """Check a datasets.Dataset is in TRL's conversational preference format; return its (prompt, chosen, rejected) texts."""
+    from datasets import Dataset
+    from trl.data_utils import is_conversational
+
+    assert isinstance(dataset, Dataset), (
+        f"`dataset` phải là một datasets.Dataset (ví dụ Dataset.from_list(...)), không phải {type(dataset).__name__}."
+    )
     assert len(dataset) > 0, "Tập dữ liệu không có hàng nào."
-    for number, row in enumerate(dataset, start=1):
+    missing = [column for column in TRL_COLUMNS if column not in dataset.column_names]
+    assert not missing, (
+        f"Tập dữ liệu thiếu cột {missing} — DPOTrainer của TRL đọc `prompt`, `chosen`, `rejected`"
+        + (" (prompt đang nằm trong chosen/rejected: tách ra bằng `dataset.map(trl.extract_prompt)`)." if missing == ["prompt"] else ".")
+    )
+    texts = []
+    for number, example in enumerate(dataset, start=1):
+        assert all(example[column] and is_conversational({column: example[column]}) for column in TRL_COLUMNS), (
+            f"Hàng {number} chưa theo kiểu conversational của TRL: `prompt`, `chosen`, `rejected` phải là danh sách tin "
+            "nhắn {\"role\": ..., \"content\": ...} (notebook 05 đọc `chosen[-1][\"content\"]`)."
+        )
+        assert example["prompt"][-1]["role"] == "user", f"Hàng {number}: tin nhắn cuối của `prompt` phải có role \"user\"."
         for column in ("chosen", "rejected"):
-            value = row[column]
-            text = value[-1]["content"] if isinstance(value, list) and value else value
-            assert not is_empty(text), f"Hàng {number}: `{column}` rỗng — TRL cần cả hai câu trả lời."
-    passed(f"Tập dữ liệu DPO: {len(dataset)} hàng, các cột {', '.join(TRL_COLUMNS + SCORE_COLUMNS)}.")
+            roles = {message["role"] for message in example[column]}
+            assert roles == {"assistant"}, (
+                f"Hàng {number}: `{column}` chỉ chứa câu trả lời (role \"assistant\"), còn câu hỏi nằm ở cột `prompt` — "
+                f"ở đây có role {sorted(roles)}."
+            )
+            assert not is_empty(example[column][-1]["content"]), f"Hàng {number}: `{column}` rỗng — TRL cần cả hai câu trả lời."
+        texts.append((example["prompt"][-1]["content"], example["chosen"][-1]["content"], example["rejected"][-1]["content"]))
+    return texts
+
+
+def check_dataset(dataset, pairs, out_dir) -> None:
+    """Check the DPO dataset: TRL's conversational format, one row per pair, saved in ``out_dir`` and loading back equal."""
+
+    if dataset is None:
+        require(dataset, "dataset", "🦁")
+    texts = check_format(dataset)
+    pairs = require(pairs, "final_pairs", "🦁")
+    expected = Counter(read_pair(pair, number) for number, pair in enumerate(pairs, start=1))
+    assert len(texts) == len(pairs) and Counter(texts) == expected, (
+        f"`dataset` phải có đúng một hàng cho mỗi cặp của `final_pairs` ({len(pairs)} cặp), với cùng prompt, chosen và "
+        f"rejected; ở đây có {len(texts)} hàng và {sum((Counter(texts) - expected).values())} hàng không khớp cặp nào."
+    )
+    folder = Path(out_dir)
+    assert (folder / "dataset_info.json").is_file(), (
+        f"Chưa thấy tập dữ liệu đã lưu trong {folder.name}/ — hãy gọi `dataset.save_to_disk(OUT_DIR)`."
+    )
+    saved = read_saved(folder)
+    assert saved.to_list() == dataset.to_list(), (
+        "Bản đã lưu khác `dataset` trong bộ nhớ — hãy lưu lại (`dataset.save_to_disk(OUT_DIR)`) sau lần sửa cuối."
+    )
+    passed(f"Tập dữ liệu DPO kiểu conversational: {len(dataset)} hàng, khớp {len(pairs)} cặp; bản lưu đọc lại giống hệt.")
+
+
+def read_saved(folder: Path):
+    """Return the dataset saved in ``folder``; fail with a message if datasets cannot read it back."""
+    from datasets import load_from_disk
+
+    try:
+        return load_from_disk(str(folder))
+    except Exception as error:  # datasets 5.0 cannot even read back a saved dataset of 0 rows (IndexError)
+        raise AssertionError(
+            f"Không đọc lại được tập dữ liệu đã lưu trong {folder.name}/ ({type(error).__name__}) — có thể nó rỗng "
+            "hoặc được lưu dở: hãy tạo lại `dataset` và lưu lại."
+        ) from None
+
+
+def check_saved_dataset(out_dir, instructions=DATASET_PROMPTS) -> None:
+    """Check a saved exercise dataset on its own (the grader runs it outside the learner's kernel)."""
+    folder = Path(out_dir)
+    assert (folder / "dataset_info.json").is_file(), f"Không có tập dữ liệu đã lưu trong {folder.name}/."
+    texts = check_format(read_saved(folder))
+    prompts = Counter(prompt for prompt, _, _ in texts)
+    unknown = [prompt for prompt in prompts if prompt not in instructions]
+    assert not unknown, f"Tập dữ liệu có prompt không thuộc bài tập: {unknown[0]!r}."
+    assert max(prompts.values()) == 1, "Một hướng dẫn xuất hiện ở nhiều hàng — mỗi hướng dẫn cho nhiều nhất một cặp."
+    same = sum(chosen == rejected for _, chosen, rejected in texts)
+    assert not same, f"{same} hàng có chosen giống hệt rejected."
+    passed(f"Tập dữ liệu đã lưu: {len(texts)} hàng kiểu conversational, mỗi hướng dẫn nhiều nhất một cặp.")

@@ -1,4 +1,4 @@
-"""The course's own data that lessons and tools share: the exercise's instructions."""
+"""The course's own data that lessons and tools share: the exercise's instructions and its hand-rated rows."""
 
 from __future__ import annotations
 
@@ -11,4 +11,28 @@ EXERCISE_INSTRUCTIONS = (
     "Explain what a preference dataset is.",
     "How do I make a cup of green tea?",
     "What is the difference between weather and climate?",
+)
+
+# Rated rows written by hand: the cases a real judge sometimes gives (a tie, no score, the first text better) and the
+# offline judge never does (it rates [1, 2] / [1, 2, 3] whatever the texts, notebook 03). The exercise adds them to the
+# judge's rows, so that the learner's pair function meets every case and its checks can tell.
+HAND_RATED = (
+    {"instruction": "Name a primary colour.", "generations": ["Red.", "Blue."],
+     "generation_models": ["hand A", "hand B"], "ratings": [3, 3]},
+    {"instruction": "What is 2 + 2?", "generations": ["2 + 2 = 4.", "Four, I think? Maybe five."],
+     "generation_models": ["hand A", "hand B"], "ratings": [None, 2]},
+    {"instruction": "Translate 'cảm ơn' into English.", "generations": ["Thank you.", "Cảm ơn means cảm ơn."],
+     "generation_models": ["hand A", "hand B"], "ratings": [5, 1]},
+)
+HAND_RATED_3 = (
+    {"instruction": "Name a primary colour.", "generations": ["Red.", "Blue.", "Yellow."],
+     "generation_models": ["hand A", "hand B", "hand C"], "ratings": [4, 4, 4]},
+    {"instruction": "What is 2 + 2?", "generations": ["2 + 2 = 4.", "Four, I think? Maybe five.", "4"],
+     "generation_models": ["hand A", "hand B", "hand C"], "ratings": [None, 2, 5]},
+    {"instruction": "Translate 'cảm ơn' into English.", "generations": ["Thank you.", "Cảm ơn means cảm ơn.", "Thanks"],
+     "generation_models": ["hand A", "hand B", "hand C"], "ratings": [5, 1, 4]},
+    {"instruction": "Is the Earth round?", "generations": ["Yes, roughly a sphere.", "Yes.", "Yes, it is round."],
+     "generation_models": ["hand A", "hand B", "hand C"], "ratings": [5, 4, 4]},
+    {"instruction": "Spell 'cat' backwards.", "generations": ["tac", "act", "It is tac."],
+     "generation_models": ["hand A", "hand B", "hand C"], "ratings": [2, 1, 5]},
 )

@@ -67,26 +67,26 @@ def to_dataset(pairs: list[dict], style: str = "standard", system_prompt: str | 
 
 
 def write_summary(out_dir, dataset: Dataset, reports: dict) -> str:
-    """Write ``summary.json`` next to a saved dataset and return a short Vietnamese summary of it."""
+    """Write ``summary.json`` next to a saved dataset and return a short Vietnamese summary of it.
+
+    ``reports`` maps a stage's label to its report (pick_pairs or summarize_pairs); the last one's
+    ``chosen_models`` says who wrote the chosen texts.
+    """
     import json
-    from collections import Counter
     from pathlib import Path
 
     from helpers.pairs import describe_report
     from helpers.storage import DatasetDirError
 
     out_dir = Path(out_dir)
-    summary = {
-        "rows": len(dataset),
-        "columns": dataset.column_names,
-        "chosen_models": dict(sorted(Counter(dataset["chosen_model"]).items())),
-        "reports": reports,
-    }
+    last = list(reports.values())[-1] if reports else {}
+    summary = {"rows": len(dataset), "columns": dataset.column_names, "reports": reports}
     try:
+        out_dir.mkdir(parents=True, exist_ok=True)  # a learner may not have saved the dataset yet
         (out_dir / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
     except OSError as error:
         raise DatasetDirError(out_dir, error, kept_in_memory=True) from error
     lines = [f"Tập dữ liệu: {len(dataset)} hàng, cột {', '.join(dataset.column_names)}."]
     lines += [f"- {stage}: {describe_report(report)}" for stage, report in reports.items()]
-    lines += [f"- chosen do {model} viết: {count} hàng" for model, count in summary["chosen_models"].items()]
+    lines += [f"- chosen do {model} viết: {count} hàng" for model, count in last.get("chosen_models", {}).items()]
     return "\n".join(lines)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections import Counter
 from numbers import Real
 
 POLICIES = ("best-worst", "best-random-lower")
@@ -107,6 +108,43 @@ def collect_pairs(rows: list[dict], results: list) -> tuple[list[dict], dict]:
     empty = sum(sum(map(is_empty, texts)) for texts in generations if isinstance(texts, list))
     report = {"rows": len(rows), "kept": len(pairs), "dropped": dropped, "empty_completions": empty}
     return pairs, report
+
+
+def read_message(value, role: str):
+    """Return a text, or the content of the last ``role`` message of a conversation (None if there is none)."""
+    if isinstance(value, list):
+        messages = [m for m in value if isinstance(m, dict) and m.get("role") == role]
+        return messages[-1].get("content") if messages else None
+    return value
+
+
+def read_pair_texts(pair: dict) -> tuple:
+    """Return (prompt, chosen, rejected) of a pair in the kit's, TRL's or distilabel's layout (None where missing)."""
+    prompt = pair.get("prompt", pair.get("instruction"))
+    prompt = read_message(prompt if prompt is not None else pair.get("chosen"), "user")
+    return prompt, read_message(pair.get("chosen"), "assistant"), read_message(pair.get("rejected"), "assistant")
+
+
+def summarize_pairs(rows: list[dict], pairs: list[dict], policy: str = "best-worst", min_margin: float = 0.0) -> dict:
+    """Return a pick_pairs-style report of pairs made by any code from rated ``rows``, with who wrote each chosen text."""
+    rows, by_prompt = list(rows), {}
+    for pair in pairs:
+        prompt, chosen, _ = read_pair_texts(dict(pair))
+        by_prompt[prompt] = chosen
+    # A dropped row's reason is the kit's own (pick_pair); a row the kit would keep lost its seeded draw.
+    results = [
+        ("kept" if row["instruction"] in by_prompt else reason if isinstance(reason := pick_pair(row, policy, min_margin), str)
+         else "below_margin")
+        for row in rows
+    ]
+    _, report = collect_pairs(rows, [result if result != "kept" else {} for result in results])
+    writers = Counter()
+    for row in rows:
+        if row["instruction"] in by_prompt:
+            texts, models = row.get("generations") or [], row.get("generation_models") or []
+            writer = next((m for t, m in zip(texts, models) if t == by_prompt[row["instruction"]]), None)
+            writers[writer or "?"] += 1
+    return {**report, "chosen_models": dict(sorted(writers.items()))}
 
 
 def describe_report(report: dict) -> str:

@@ -1,82 +1,1025 @@
-"""Exercise checks: pass on good work, fail with a message that says what is wrong and how to fix it."""
+"""Exercise checks tell right from wrong: every reasonable right answer passes, wrong or tampered work fails.
 
+No models: the data are written by hand — six judge rows for the exercise's instructions, plus the hand-rated rows
+the check cells add (`rated + list(HAND_RATED)`). Each variant is a small function that transforms the correct data,
+so a failing test names the variant. Wrong variants also say which part of the Vietnamese message must appear.
+"""
+
+import copy
+import hashlib
+import json
+import random
+import re
+
+import numpy as np
 import pytest
+from datasets import Dataset, DatasetDict, load_from_disk
+from trl import extract_prompt
 
 from helpers import checks
-from helpers.dpo import to_dataset
+from helpers.course import EXERCISE_INSTRUCTIONS, HAND_RATED, HAND_RATED_3
+from helpers.dpo import to_dataset, write_summary
+from helpers.pairs import pick_pairs, summarize_pairs
 
-INSTRUCTIONS = ["q1", "q2"]
-POOLED = [
-    {"instruction": "q1", "grouped_generation": ["a1", "b1"]},
-    {"instruction": "q2", "grouped_generation": ["a2", "b2"]},
+Q = list(EXERCISE_INSTRUCTIONS)
+MODELS = ["model-a", "model-b", "model-a + EvolQuality"]
+# The judge's ratings per exercise instruction: of the two pooled completions, then of the three candidates.
+RATINGS_2 = [[2, 4], [5, 1], [3, 3], [1, 5], [4, 3], [4, 2]]
+RATINGS_3 = [[2, 4, 5], [5, 1, 1], [3, 3, 3], [1, 5, 3], [4, 3, 4], [5, 2, 1]]
+# The hand-rated rows by role (test_hand_rated_rows_are_as_these_tables_assume guards the ratings).
+TIE, MISSING, FIRST_BETTER = (row["instruction"] for row in HAND_RATED)
+CLOSE, SPELL = HAND_RATED_3[3]["instruction"], HAND_RATED_3[4]["instruction"]
+BINARIZED = {"policy": "best-random-lower", "min_margin": 2}
+# The check cells' calls, with the right pairs as (instruction, chosen index, rejected index).
+STAGES = {
+    # 🐕 checks.check_pairs(pairs, rated + list(HAND_RATED))
+    "pairs": (RATINGS_2, HAND_RATED, {}, [(Q[0], 1, 0), (Q[1], 0, 1), (Q[3], 1, 0), (Q[4], 0, 1), (Q[5], 0, 1),
+                                          (FIRST_BETTER, 0, 1)]),
+    # 🦁 checks.check_pairs(final_pairs, final_rated + list(HAND_RATED_3), policy="best-random-lower", min_margin=2)
+    "final_pairs": (RATINGS_3, HAND_RATED_3, BINARIZED, [(Q[0], 2, 0), (Q[1], 0, 1), (Q[3], 1, 0), (Q[5], 0, 2),
+                                                          (SPELL, 2, 1)]),
+    # best-worst on three candidates (the check's default policy)
+    "final_best_worst": (RATINGS_3, HAND_RATED_3, {}, [(Q[0], 2, 0), (Q[1], 0, 1), (Q[3], 1, 0), (Q[4], 0, 1),
+                                                        (Q[5], 0, 2), (FIRST_BETTER, 0, 1), (CLOSE, 0, 1),
+                                                        (SPELL, 2, 1)]),
+}
+LIONS = ("final_pairs", "final_best_worst")
+
+
+# --- data builders -------------------------------------------------------------------------------------------------
+
+
+def texts(number: int) -> list[str]:
+    """The three candidate texts of exercise instruction ``number``: generator A, generator B, the evolved one."""
+    return [f"Answer A to question {number}.", f"Answer B to question {number}.", f"A better answer to question {number}."]
+
+
+def make_rows() -> list[dict]:
+    """The pooled rows, as the 🐢 pipeline returns them (GroupColumns' column names)."""
+    return [{"instruction": q, "grouped_generation": texts(i)[:2], "grouped_model_name": MODELS[:2]} for i, q in enumerate(Q)]
+
+
+def make_rated(ratings=RATINGS_2) -> list[dict]:
+    """The judge's rows: completions, their writers and one rating each."""
+    return [{"instruction": q, "generations": texts(i)[:len(r)], "generation_models": MODELS[:len(r)], "ratings": list(r)}
+            for i, (q, r) in enumerate(zip(Q, ratings))]
+
+
+def make_candidates() -> list[dict]:
+    """The 🦁 candidates: the two pooled completions, then the evolved one."""
+    return [{"instruction": q, "generations": texts(i), "generation_models": list(MODELS)} for i, q in enumerate(Q)]
+
+
+def kit_pair(row: dict, chosen: int, rejected: int) -> dict:
+    """A pair in the kit's layout from completions ``chosen`` and ``rejected`` (indices) of a rated row."""
+    score = [None if r is None else float(r) for r in row["ratings"]]
+    return {"prompt": row["instruction"], "chosen": row["generations"][chosen], "rejected": row["generations"][rejected],
+            "score_chosen": score[chosen], "score_rejected": score[rejected],
+            "chosen_model": row["generation_models"][chosen], "rejected_model": row["generation_models"][rejected]}
+
+
+def stage(name: str) -> tuple[list[dict], list[dict], dict]:
+    """Return fresh (right pairs, rated rows, check keyword arguments) of a check cell."""
+    ratings, hand, kwargs, picks = STAGES[name]
+    rated = make_rated(ratings) + copy.deepcopy(list(hand))
+    pairs = [kit_pair(row_of(rated, q), c, r) for q, c, r in picks]
+    return pairs, rated, dict(kwargs)
+
+
+def row_of(rows: list[dict], instruction: str) -> dict:
+    """The row of ``instruction``."""
+    return next(row for row in rows if row["instruction"] == instruction)
+
+
+def pair_of(pairs: list[dict], instruction: str) -> dict:
+    """The kit-layout pair of ``instruction``."""
+    return next(pair for pair in pairs if pair["prompt"] == instruction)
+
+
+def without(pairs: list[dict], instruction: str) -> list[dict]:
+    """The pairs minus the one of ``instruction``."""
+    return [pair for pair in pairs if pair["prompt"] != instruction]
+
+
+def without_score_keys(pair):
+    """A pair without the kit's score keys."""
+    return {k: v for k, v in pair.items() if k not in ("score_chosen", "score_rejected")}
+
+
+def repick(pairs: list[dict], rated: list[dict], instruction: str, chosen: int, rejected: int) -> tuple[list, list]:
+    """Replace (or add) the pair of ``instruction`` by completions ``chosen`` and ``rejected`` of its row."""
+    return without(pairs, instruction) + [kit_pair(row_of(rated, instruction), chosen, rejected)], rated
+
+
+def message(role: str, content: str) -> dict:
+    """One chat message."""
+    return {"role": role, "content": content}
+
+
+def trl_pair(pair: dict, system: str | None = None) -> dict:
+    """A kit pair in TRL's conversational layout (explicit prompt), scores kept."""
+    prompt = ([message("system", system)] if system else []) + [message("user", pair["prompt"])]
+    return {**pair, "prompt": prompt, "chosen": [message("assistant", pair["chosen"])],
+            "rejected": [message("assistant", pair["rejected"])]}
+
+
+def distilabel_pair(pair: dict, row: dict) -> dict:
+    """A kit pair as distilabel's FormatTextGenerationDPO writes it: the rated row plus prompt, [user, assistant]s."""
+    user = message("user", pair["prompt"])
+    return {**row, "prompt": pair["prompt"], "prompt_id": hashlib.sha256(pair["prompt"].encode()).hexdigest(),
+            "chosen": [user, message("assistant", pair["chosen"])], "chosen_model": pair["chosen_model"],
+            "chosen_rating": pair["score_chosen"], "rejected": [user, message("assistant", pair["rejected"])],
+            "rejected_model": pair["rejected_model"], "rejected_rating": pair["score_rejected"]}
+
+
+def learner_pairs(rated: list[dict], policy: str = "best-worst", min_margin: float = 0, seed: int = 1) -> list[dict]:
+    """Pairs from a learner's own code (not the kit's): ties for the best go to the last one, other key names."""
+    rng, out = random.Random(seed), []
+    for row in rated:
+        scored = [(r, t) for r, t in zip(row["ratings"], row["generations"]) if r is not None]
+        if len(scored) < len(row["ratings"]) or len({r for r, _ in scored}) < 2:
+            continue
+        best = sorted(scored, key=lambda item: item[0])[-1]
+        lower = [item for item in scored if item[0] < best[0]]
+        worst = min(lower) if policy == "best-worst" else rng.choice(lower)
+        if best[0] - worst[0] >= min_margin:
+            out.append({"instruction": row["instruction"], "chosen": best[1], "rejected": worst[1],
+                        "chosen_rating": best[0], "rejected_rating": worst[0]})
+    return out
+
+
+def as_dataset(rows) -> Dataset:
+    """``rows`` as a datasets.Dataset, as a learner may hand them over."""
+    return Dataset.from_list(list(rows))
+
+
+def save(dataset: Dataset, out_dir) -> Dataset:
+    """Save ``dataset`` to ``out_dir`` as the exercise asks, and return it."""
+    dataset.save_to_disk(str(out_dir))
+    return dataset
+
+
+def conversational_rows(pairs: list[dict], extras: bool = True) -> list[dict]:
+    """Hand-built dataset rows in TRL's conversational layout, with or without the score and model columns."""
+    keep = ("score_chosen", "score_rejected", "chosen_model", "rejected_model") if extras else ()
+    return [{k: v for k, v in trl_pair(pair).items() if k in checks.TRL_COLUMNS + keep} for pair in pairs]
+
+
+def assert_passed(capsys) -> None:
+    """The check printed its one success line."""
+    out = capsys.readouterr().out
+    assert out.startswith("✅"), out
+
+
+def named(table: list[tuple]) -> list:
+    """pytest parameters (variant, message) named after each variant."""
+    return [pytest.param(variant, match, id=variant.__name__) for variant, match in table]
+
+
+def fails(match: str):
+    """pytest.raises for an AssertionError whose message contains ``match`` literally."""
+    return pytest.raises(AssertionError, match=re.escape(match))
+
+
+def test_hand_rated_rows_are_as_these_tables_assume():
+    """Guard: the tables above rely on these hand ratings (helpers/course.py)."""
+    assert [row["ratings"] for row in HAND_RATED] == [[3, 3], [None, 2], [5, 1]]
+    assert [row["ratings"] for row in HAND_RATED_3] == [[4, 4, 4], [None, 2, 5], [5, 1, 4], [5, 4, 4], [2, 1, 5]]
+    assert [row["instruction"] for row in HAND_RATED_3[:3]] == [TIE, MISSING, FIRST_BETTER]
+
+
+# --- unfinished work ----------------------------------------------------------------------------------------------
+
+
+def call_with_none(name: str, tmp_path):
+    """Run one check call of the notebook with one of its inputs still None."""
+    rows, rated, candidates = make_rows(), make_rated(), make_candidates()
+    pairs, final_rated = stage("pairs")[0], make_rated(RATINGS_3)
+    calls = {
+        "rows": lambda: checks.check_pooled(None),
+        "rated": lambda: checks.check_ratings(None, rows),
+        "pairs": lambda: checks.check_pairs(None, rated),
+        "rated for pairs": lambda: checks.check_pairs(pairs, None),
+        "candidates": lambda: checks.check_candidates(None, rated),
+        "rated for candidates": lambda: checks.check_candidates(candidates, None),
+        "final_rated": lambda: checks.check_ratings(None, candidates, completions=3),
+        "final_pairs": lambda: checks.check_pairs(None, final_rated, **BINARIZED),
+        "final_rated for pairs": lambda: checks.check_pairs(pairs, None, **BINARIZED),
+        "dataset": lambda: checks.check_dataset(None, pairs, tmp_path),
+        "final_pairs for dataset": lambda: checks.check_dataset(to_dataset(pairs, style="conversational"), None, tmp_path),
+    }
+    calls[name]()
+
+
+@pytest.mark.parametrize("name, variable, tier", [
+    ("rows", "rows", "🐢"),
+    ("rated", "rated", "🐕"),
+    ("pairs", "pairs", "🐕"),
+    ("rated for pairs", "rated", "🐕"),
+    ("candidates", "candidates", "🦁"),
+    ("rated for candidates", "rated", "🐕"),
+    ("final_rated", "final_rated", "🦁"),
+    ("final_pairs", "final_pairs", "🦁"),
+    ("final_rated for pairs", "final_rated", "🦁"),
+    ("dataset", "dataset", "🦁"),
+    ("final_pairs for dataset", "final_pairs", "🦁"),
+])
+
+
+def test_unfinished_work_gets_the_todo_message(name, variable, tier, tmp_path):
+    with fails(f"`{variable}` vẫn là None — hãy làm phần TODO ({tier})"):
+        call_with_none(name, tmp_path)
+
+
+# --- 🐢 pooled rows: checks.check_pooled(rows) ---------------------------------------------------------------------
+
+def pooled_list(rows): return rows
+def pooled_dataset(rows): return as_dataset(rows)
+def pooled_other_order(rows): return rows[::-1]
+
+
+def pooled_distilabel_columns(rows):
+    return [{**row, "model_name": "group", "distilabel_metadata": {"raw_output_text_generation_0": "..."}} for row in rows]
+
+
+def pooled_dataset_other_order_with_columns(rows): return as_dataset(pooled_distilabel_columns(rows[::-1]))
+
+
+def pooled_generations_instead_of_grouped(rows):
+    """GroupColumns(output_columns=["generations", ...]) names its output as the judge reads it: accepted."""
+    return [{"instruction": r["instruction"], "generations": r["grouped_generation"],
+             "grouped_model_name": r["grouped_model_name"]} for r in rows]
+
+
+RIGHT_POOLED = [pooled_generations_instead_of_grouped, pooled_list, pooled_dataset, pooled_other_order, pooled_distilabel_columns,
+                pooled_dataset_other_order_with_columns]
+
+
+@pytest.mark.parametrize("variant", RIGHT_POOLED, ids=lambda v: v.__name__)
+def test_right_pooled_rows_pass(variant, capsys):
+    checks.check_pooled(variant(make_rows()))
+    assert_passed(capsys)
+
+
+def set_row(rows, number, **changes):
+    """Return ``rows`` with row ``number`` updated (None values delete a column)."""
+    row = {**rows[number], **changes}
+    rows[number] = {k: v for k, v in row.items() if v is not None}
+    return rows
+
+
+def pooled_missing_instruction(rows): return rows[1:]
+def pooled_duplicated_instruction(rows): return rows + [rows[0]]
+def pooled_extra_instruction(rows): return rows + [{**rows[0], "instruction": "What is real data?"}]
+def pooled_one_completion(rows): return set_row(rows, 2, grouped_generation=rows[2]["grouped_generation"][:1])
+def pooled_three_completions(rows): return set_row(rows, 2, grouped_generation=rows[2]["grouped_generation"] + ["more"])
+def pooled_empty_completion(rows): return set_row(rows, 2, grouped_generation=[" \n", rows[2]["grouped_generation"][1]])
+def pooled_none_completion(rows): return set_row(rows, 2, grouped_generation=[None, rows[2]["grouped_generation"][1]])
+def pooled_no_model_names(rows): return [{k: v for k, v in row.items() if k != "grouped_model_name"} for row in rows]
+def pooled_one_model_name(rows): return set_row(rows, 0, grouped_model_name=["model-a"])
+def pooled_no_instruction_column(rows): return set_row(rows, 0, instruction=None)
+def pooled_string(rows): return "rows"
+
+
+WRONG_POOLED = [
+    (pooled_missing_instruction, f"thiếu [{Q[0]!r}], thừa []"),
+    (pooled_duplicated_instruction, "xuất hiện hai lần trong `rows`"),
+    (pooled_extra_instruction, "thiếu [], thừa ['What is real data?']"),
+    (pooled_one_completion, "Hàng 3 có 1 phần hoàn thành, cần 2"),
+    (pooled_three_completions, "Hàng 3 có 3 phần hoàn thành, cần 2"),
+    (pooled_empty_completion, "Hàng 3 có 1 phần hoàn thành rỗng"),
+    (pooled_none_completion, "Hàng 3 có 1 phần hoàn thành rỗng"),
+    (pooled_no_model_names, "thiếu tên mô hình"),
+    (pooled_one_model_name, "thiếu tên mô hình"),
+    (pooled_no_instruction_column, "Hàng 1 của `rows` không có cột `instruction`"),
+    (pooled_string, "`rows` phải là một danh sách các dict"),
 ]
-RATED = [
-    {"instruction": "q1", "generations": ["a1", "b1"], "ratings": [2, 4]},
-    {"instruction": "q2", "generations": ["a2", "b2"], "ratings": [5, 1]},
+
+
+@pytest.mark.parametrize("variant, match", named(WRONG_POOLED))
+def test_wrong_pooled_rows_fail(variant, match):
+    with fails(match):
+        checks.check_pooled(variant(make_rows()))
+
+
+# --- 🐕 ratings: checks.check_ratings(rated, rows); 🦁 checks.check_ratings(final_rated, candidates, completions=3) -
+
+def same(rated, source): return rated, source
+def rated_other_order(rated, source): return rated[::-1], source
+def source_other_order(rated, source): return rated, source[::-1]
+
+
+def completions_other_order(rated, source):
+    return [{**row, "generations": row["generations"][::-1], "generation_models": row["generation_models"][::-1],
+             "ratings": row["ratings"][::-1]} for row in rated], source
+
+
+def rated_dataset(rated, source): return as_dataset(rated), source
+def source_dataset(rated, source): return rated, as_dataset(source)
+
+
+def rated_distilabel_columns(rated, source):
+    return [{**row, "rationales": ["ok"] * len(row["ratings"]), "model_name": "judge",
+             "distilabel_metadata": {"raw_output_ultra_feedback_0": "{}"}} for row in rated], source
+
+
+def float_ratings(rated, source): return [{**row, "ratings": [float(r) for r in row["ratings"]]} for row in rated], source
+def numpy_ratings(rated, source): return [{**row, "ratings": list(np.array(row["ratings"]))} for row in rated], source
+
+
+RIGHT_RATINGS = [same, rated_other_order, source_other_order, completions_other_order, rated_dataset, source_dataset,
+                 rated_distilabel_columns, float_ratings, numpy_ratings]
+
+
+@pytest.mark.parametrize("completions", [2, 3])
+@pytest.mark.parametrize("variant", RIGHT_RATINGS, ids=lambda v: v.__name__)
+def test_right_ratings_pass(variant, completions, capsys):
+    rated, source = (make_rated(), make_rows()) if completions == 2 else (make_rated(RATINGS_3), make_candidates())
+    checks.check_ratings(*variant(rated, source), completions=completions)
+    assert_passed(capsys)
+
+
+def set_rating(rated, source, rating):
+    """Rate the second completion of row 2 with ``rating``."""
+    rated[1]["ratings"][1] = rating
+    return rated, source
+
+
+def rating_none(rated, source): return set_rating(rated, source, None)
+def rating_seven(rated, source): return set_rating(rated, source, 7)
+def rating_zero(rated, source): return set_rating(rated, source, 0)
+def rating_text(rated, source): return set_rating(rated, source, "4")
+def rating_nan(rated, source): return set_rating(rated, source, float("nan"))
+def rating_missing(rated, source): return set_row(rated, 1, ratings=rated[1]["ratings"][:1]), source
+def no_ratings_column(rated, source): return set_row(rated, 1, ratings=None), source
+def rated_text_edited(rated, source): return set_row(rated, 1, generations=[rated[1]["generations"][0], "Edited."]), source
+
+
+def rated_text_from_another_row(rated, source):
+    return set_row(rated, 1, generations=[rated[1]["generations"][0], rated[0]["generations"][1]]), source
+
+
+def rated_row_missing(rated, source): return rated[:-1], source
+def rated_row_duplicated(rated, source): return rated + [rated[0]], source
+def rated_hand_rows_added(rated, source): return rated + copy.deepcopy(list(HAND_RATED)), source
+
+
+def rated_not_renamed(rated, source):
+    return [{"instruction": r["instruction"], "grouped_generation": r["generations"], "ratings": r["ratings"]}
+            for r in rated], source
+
+
+def rated_three_completions(rated, source): return make_rated(RATINGS_3), source
+
+
+WRONG_RATINGS = [
+    (rating_none, "Hàng 2 có điểm không hợp lệ [None]"),
+    (rating_seven, "Hàng 2 có điểm không hợp lệ [7]"),
+    (rating_zero, "Hàng 2 có điểm không hợp lệ [0]"),
+    (rating_text, "Hàng 2 có điểm không hợp lệ ['4']"),
+    (rating_nan, "Hàng 2 có điểm không hợp lệ [nan]"),
+    (rating_missing, "Hàng 2 có 1 điểm cho 2 phần hoàn thành"),
+    (no_ratings_column, "Hàng 2 có 0 điểm cho 2 phần hoàn thành"),
+    (rated_text_edited, "Hàng 2: các phần hoàn thành được chấm không phải các phần của hàng đầu vào"),
+    (rated_text_from_another_row, "Hàng 2: các phần hoàn thành được chấm không phải các phần của hàng đầu vào"),
+    (rated_row_missing, "`rated` phải có đúng các hướng dẫn của hàng đầu vào (6 hàng), nhưng có 5"),
+    (rated_row_duplicated, "xuất hiện hai lần trong `rated`"),
+    (rated_hand_rows_added, "`rated` phải có đúng các hướng dẫn của hàng đầu vào (6 hàng), nhưng có 9"),
+    (rated_not_renamed, "hãy đổi tên `grouped_generation`"),
+    (rated_three_completions, "Hàng 1 có 3 phần hoàn thành, cần 2"),
 ]
-PAIR = {"prompt": "q1", "chosen": "b1", "rejected": "a1", "score_chosen": 4.0, "score_rejected": 2.0,
-        "chosen_model": "B", "rejected_model": "A"}
 
 
-def test_unfinished_work_gets_the_todo_message():
-    for check, tier in [(checks.check_pooled, "🐢"), (checks.check_ratings, "🐕"), (checks.check_pairs, "🐕"),
-                        (checks.check_candidates, "🦁"), (checks.check_dpo_dataset, "🦁")]:
-        args = (None, INSTRUCTIONS) if check is checks.check_pooled else (None,)
-        with pytest.raises(AssertionError, match=f"vẫn là None — hãy làm phần TODO \\({tier}\\)"):
-            check(*args)
+@pytest.mark.parametrize("variant, match", named(WRONG_RATINGS))
+def test_wrong_ratings_fail(variant, match):
+    with fails(match):
+        checks.check_ratings(*variant(make_rated(), make_rows()))
 
 
-def test_pooled_passes_and_fails(capsys):
-    checks.check_pooled(POOLED, INSTRUCTIONS)
-    assert "✅ 2 hàng" in capsys.readouterr().out
-    with pytest.raises(AssertionError, match="1 hàng nhưng 2 hướng dẫn"):
-        checks.check_pooled(POOLED[:1], INSTRUCTIONS)
-    with pytest.raises(AssertionError, match="Hàng 2 có 1 phần hoàn thành, cần 2"):
-        checks.check_pooled([POOLED[0], {"instruction": "q2", "grouped_generation": ["x"]}], INSTRUCTIONS)
-    with pytest.raises(AssertionError, match="Hàng 1 có 1 phần hoàn thành rỗng"):
-        checks.check_pooled([{"instruction": "q1", "grouped_generation": ["  ", "b"]}, POOLED[1]], INSTRUCTIONS)
+def test_final_ratings_without_the_evolved_candidate_fail():
+    with fails("Hàng 1 có 2 phần hoàn thành, cần 3"):
+        checks.check_ratings(make_rated(), make_candidates(), completions=3)
 
 
-def test_ratings_passes_and_fails():
-    checks.check_ratings(RATED)
-    with pytest.raises(AssertionError, match="đổi tên `grouped_generation`"):
-        checks.check_ratings(POOLED)
-    with pytest.raises(AssertionError, match=r"Hàng 1 có điểm không hợp lệ \[None\]"):
-        checks.check_ratings([{**RATED[0], "ratings": [None, 3]}])
-    with pytest.raises(AssertionError, match="3 điểm cho 2 phần hoàn thành"):
-        checks.check_ratings([{**RATED[0], "ratings": [1, 2, 3]}])
-    with pytest.raises(AssertionError, match="điểm không hợp lệ \\[7\\]"):
-        checks.check_ratings([{**RATED[0], "ratings": [7, 3]}])
+def test_a_none_text_in_the_rated_rows_fails_with_a_message():
+    rated = make_rated()
+    rated[1]["generations"][1] = None
+    with fails("không phải các phần của hàng đầu vào"):
+        checks.check_ratings(rated, make_rows())
 
 
-def test_pairs_passes_and_fails():
-    checks.check_pairs([PAIR], min_margin=2)
-    tie = {**PAIR, "rejected": "b1", "score_rejected": 4.0}
-    with pytest.raises(AssertionError, match="chosen và rejected giống nhau ở 3 hàng — hãy bỏ các hàng hoà điểm"):
-        checks.check_pairs([tie, tie, tie, PAIR])
-    with pytest.raises(AssertionError, match="điểm của chosen không cao hơn rejected"):
-        checks.check_pairs([{**PAIR, "score_chosen": 1.0}])
-    with pytest.raises(AssertionError, match="chênh lệch điểm dưới 3"):
-        checks.check_pairs([PAIR], min_margin=3)
-    with pytest.raises(AssertionError, match="Không còn cặp nào"):
-        checks.check_pairs([])
+# --- pairs: checks.check_pairs(pairs, rated + HAND_RATED) and the 🦁 call -------------------------------------------
+
+def kit_layout(pairs, rated): return pairs, rated
+def without_scores(pairs, rated): return [without_score_keys(p) for p in pairs], rated
 
 
-def test_candidates_passes_and_fails():
-    three = [{"generations": ["a", "b", "c"], "generation_models": ["A", "B", "A + EvolQuality"]}]
-    checks.check_candidates(three)
-    with pytest.raises(AssertionError, match="có 2 ứng viên, cần 3"):
-        checks.check_candidates(RATED)
-    with pytest.raises(AssertionError, match="generation_models"):
-        checks.check_candidates([{"generations": ["a", "b", "c"], "generation_models": ["A", "B"]}])
+def integer_scores(pairs, rated):
+    return [{**p, "score_chosen": int(p["score_chosen"]), "score_rejected": int(p["score_rejected"])} for p in pairs], rated
 
 
-def test_dpo_dataset_passes_and_fails():
-    checks.check_dpo_dataset(to_dataset([PAIR], style="conversational"))
-    checks.check_dpo_dataset(to_dataset([PAIR], style="standard"))
-    with pytest.raises(AssertionError, match="không có hàng nào"):
-        checks.check_dpo_dataset(to_dataset([], style="standard"))
-    with pytest.raises(AssertionError, match="`rejected` rỗng"):
-        checks.check_dpo_dataset(to_dataset([{**PAIR, "rejected": " "}], style="standard"))
-    with pytest.raises(AssertionError, match="thiếu cột"):
-        checks.check_dpo_dataset(to_dataset([PAIR]).remove_columns(["score_chosen"]))
+def distilabel_rating_keys(pairs, rated):
+    return [{**without_score_keys(p), "chosen_rating": p["score_chosen"], "rejected_rating": p["score_rejected"]}
+            for p in pairs], rated
+
+
+def instruction_instead_of_prompt(pairs, rated):
+    return [{"instruction" if k == "prompt" else k: v for k, v in p.items()} for p in pairs], rated
+
+
+def trl_conversational(pairs, rated): return [trl_pair(p) for p in pairs], rated
+def trl_with_system_prompt(pairs, rated): return [trl_pair(p, "Be helpful.") for p in pairs], rated
+
+
+def trl_implicit_prompt(pairs, rated):
+    return [{"chosen": [message("user", p["prompt"]), message("assistant", p["chosen"])],
+             "rejected": [message("user", p["prompt"]), message("assistant", p["rejected"])]} for p in pairs], rated
+
+
+def distilabel_format_dpo(pairs, rated): return [distilabel_pair(p, row_of(rated, p["prompt"])) for p in pairs], rated
+def pairs_other_order(pairs, rated): return pairs[::-1], rated
+def rated_rows_other_order(pairs, rated): return pairs, rated[::-1]
+def pairs_as_dataset(pairs, rated): return as_dataset(pairs), rated
+def trl_pairs_as_dataset(pairs, rated): return as_dataset(trl_pair(p) for p in pairs), rated
+def rated_as_dataset(pairs, rated): return pairs, as_dataset(rated)
+
+
+def extra_pair_keys(pairs, rated):
+    return [{**p, "margin": p["score_chosen"] - p["score_rejected"], "chosen_index": 0, "note": None} for p in pairs], rated
+
+
+def rated_completions_reordered(pairs, rated): return pairs, completions_other_order(rated, None)[0]
+def learner_code(pairs, rated): return learner_pairs(rated), rated
+
+
+RIGHT_PAIRS_ANY_STAGE = [kit_layout, without_scores, integer_scores, distilabel_rating_keys, instruction_instead_of_prompt,
+                         trl_conversational, trl_with_system_prompt, trl_implicit_prompt, distilabel_format_dpo,
+                         pairs_other_order, rated_rows_other_order, pairs_as_dataset, trl_pairs_as_dataset,
+                         rated_as_dataset, extra_pair_keys, rated_completions_reordered]
+
+
+def draw_below_margin_dropped(pairs, rated): return without(pairs, Q[0]), rated  # [2, 4, 5]: drew the 4
+def other_lower_drawn(pairs, rated): return repick(pairs, rated, Q[3], 1, 2)  # [1, 5, 3]: 5 vs 3
+def other_tied_worst(pairs, rated): return repick(pairs, rated, Q[1], 0, 2)  # [5, 1, 1]
+def other_tied_best(pairs, rated): return repick(pairs, rated, Q[4], 2, 1)  # [4, 3, 4]
+def missing_score_row_kept_without_it(pairs, rated): return repick(pairs, rated, MISSING, 2, 1)  # [None, 2, 5]
+def first_better_drew_the_lowest(pairs, rated): return repick(pairs, rated, FIRST_BETTER, 0, 1)  # [5, 1, 4]
+def learner_binarized_code(pairs, rated): return learner_pairs(rated, "best-random-lower", 2), rated
+
+
+def none_3_1_row_dropped(pairs, rated):
+    """A row rated [None, 3, 1] (no pair in the right answer) may be dropped."""
+    row_of(rated, Q[5])["ratings"] = [None, 3, 1]
+    return without(pairs, Q[5]), rated
+
+
+def none_3_1_row_kept(pairs, rated):
+    """... or keep its 3-vs-1 pair, leaving the unrated completion out."""
+    row_of(rated, Q[5])["ratings"] = [None, 3, 1]
+    return repick(pairs, rated, Q[5], 1, 2)
+
+
+RIGHT_PAIRS = (
+    [pytest.param(name, v, id=f"{name}-{v.__name__}") for name in STAGES for v in RIGHT_PAIRS_ANY_STAGE]
+    + [pytest.param(name, v, id=f"{name}-{v.__name__}") for name in ("pairs", "final_best_worst") for v in [learner_code]]
+    + [pytest.param(name, v, id=f"{name}-{v.__name__}") for name in LIONS
+       for v in [other_tied_worst, missing_score_row_kept_without_it, none_3_1_row_dropped, none_3_1_row_kept]]
+    + [pytest.param("final_pairs", v, id=f"final_pairs-{v.__name__}")
+       for v in [draw_below_margin_dropped, other_lower_drawn, first_better_drew_the_lowest, learner_binarized_code]]
+    + [pytest.param("final_best_worst", other_tied_best, id="final_best_worst-other_tied_best")]
+)
+
+
+@pytest.mark.parametrize("name, variant", RIGHT_PAIRS)
+def test_right_pairs_pass(name, variant, capsys):
+    pairs, rated, kwargs = stage(name)
+    checks.check_pairs(*variant(pairs, rated), **kwargs)
+    assert_passed(capsys)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("name", STAGES)
+def test_pairs_from_the_kits_pick_pairs_pass(name, seed, capsys):
+    _, rated, kwargs = stage(name)
+    pairs, _ = pick_pairs(rated, seed=seed, **kwargs)
+    checks.check_pairs(pairs, rated, **kwargs)
+    assert_passed(capsys)
+
+
+def test_the_pairs_report_says_what_was_dropped_and_why(capsys):
+    pairs, rated, kwargs = stage("pairs")
+    checks.check_pairs(pairs, rated, **kwargs)
+    out = capsys.readouterr().out
+    assert out.startswith("✅ 6 cặp khớp điểm của giám khảo") and "hàng bị bỏ: 2 hoà điểm, 1 thiếu điểm hoặc có phần rỗng." in out
+
+
+def swapped_texts_kept_scores(pairs, rated):
+    pair = pair_of(pairs, Q[1])
+    pair["chosen"], pair["rejected"] = pair["rejected"], pair["chosen"]
+    return pairs, rated
+
+
+def swapped_texts_and_scores(pairs, rated):
+    pair = pair_of(pairs, Q[1])
+    pair["chosen"], pair["rejected"] = pair["rejected"], pair["chosen"]
+    pair["score_chosen"], pair["score_rejected"] = pair["score_rejected"], pair["score_chosen"]
+    return pairs, rated
+
+
+def swapped_texts_trl_layout(pairs, rated): return trl_conversational(*swapped_texts_kept_scores(pairs, rated))
+def swapped_texts_distilabel_layout(pairs, rated): return distilabel_format_dpo(*swapped_texts_kept_scores(pairs, rated))
+
+
+def swapped_all_pairs_as_dataset(pairs, rated):
+    return as_dataset({**p, "chosen": p["rejected"], "rejected": p["chosen"]} for p in pairs), rated
+
+
+def swapped_scores_kept_texts(pairs, rated):
+    pair = pair_of(pairs, Q[1])
+    pair["score_chosen"], pair["score_rejected"] = pair["score_rejected"], pair["score_chosen"]
+    return pairs, rated
+
+
+def swapped_distilabel_ratings(pairs, rated):
+    pairs, rated = distilabel_format_dpo(pairs, rated)
+    pairs[1]["chosen_rating"], pairs[1]["rejected_rating"] = pairs[1]["rejected_rating"], pairs[1]["chosen_rating"]
+    return pairs, rated
+
+
+def made_up_score(pairs, rated):
+    pair_of(pairs, Q[1])["score_rejected"] += 1
+    return pairs, rated
+
+
+def tie_kept(pairs, rated): return repick(pairs, rated, Q[2], 0, 1)
+def hand_tie_kept(pairs, rated): return repick(pairs, rated, TIE, 0, 1)
+def unrated_completion_chosen(pairs, rated): return repick(pairs, rated, MISSING, 0, 1)  # rated None
+
+
+def rating_none_in_a_kept_pair(pairs, rated):
+    row_of(rated, Q[1])["ratings"][1] = None  # the rejected completion of the kept pair
+    return pairs, rated
+
+
+def pair_dropped(pairs, rated): return without(pairs, Q[1]), rated
+def all_pairs_dropped(pairs, rated): return [], rated
+def duplicate_pair(pairs, rated): return pairs + [dict(pair_of(pairs, Q[1]))], rated
+
+
+def chosen_from_another_row(pairs, rated):
+    pair_of(pairs, Q[1])["chosen"] = texts(0)[0]
+    return pairs, rated
+
+
+def rejected_from_another_row(pairs, rated):
+    pair_of(pairs, Q[1])["rejected"] = texts(3)[1]
+    return pairs, rated
+
+
+def chosen_edited(pairs, rated):
+    pair_of(pairs, Q[1])["chosen"] += " (edited)"
+    return pairs, rated
+
+
+def chosen_equals_rejected(pairs, rated):
+    pair = pair_of(pairs, Q[1])
+    pair["rejected"] = pair["chosen"]
+    return pairs, rated
+
+
+def empty_completion_used(pairs, rated):
+    row_of(rated, Q[1])["generations"][1] = pair_of(pairs, Q[1])["rejected"] = "  "
+    return pairs, rated
+
+
+def unknown_prompt(pairs, rated):
+    pair_of(pairs, Q[1])["prompt"] = "What is real data?"
+    return pairs, rated
+
+
+def no_rejected_key(pairs, rated):
+    del pair_of(pairs, Q[1])["rejected"]
+    return pairs, rated
+
+
+def pairs_one_dict(pairs, rated): return pairs[0], rated
+def rated_without_ratings(pairs, rated): return pairs, [{k: v for k, v in r.items() if k != "ratings"} for r in rated]
+
+
+WRONG_PAIRS_ANY_STAGE = [
+    (swapped_texts_kept_scores, "chosen phải là phần điểm cao nhất (bạn có đảo chosen và rejected không?)"),
+    (swapped_texts_and_scores, "bạn có đảo chosen và rejected không?"),
+    (swapped_texts_trl_layout, "bạn có đảo chosen và rejected không?"),
+    (swapped_texts_distilabel_layout, "bạn có đảo chosen và rejected không?"),
+    (swapped_all_pairs_as_dataset, "bạn có đảo chosen và rejected không?"),
+    (swapped_scores_kept_texts, "không khớp điểm giám khảo đã chấm"),
+    (swapped_distilabel_ratings, "không khớp điểm giám khảo đã chấm"),
+    (made_up_score, "không khớp điểm giám khảo đã chấm"),
+    (tie_kept, "hàng hoà điểm phải bị bỏ"),
+    (hand_tie_kept, "hàng hoà điểm phải bị bỏ"),
+    (unrated_completion_chosen, "có điểm không hợp lệ (None)"),
+    (rating_none_in_a_kept_pair, "có điểm không hợp lệ (None)"),
+    (pair_dropped, f"hàng có chênh lệch điểm rõ ràng nhưng không cho cặp nào, ví dụ {Q[1]!r}"),
+    (all_pairs_dropped, "hàng có chênh lệch điểm rõ ràng nhưng không cho cặp nào"),
+    (duplicate_pair, f"Hướng dẫn {Q[1]!r} cho hai cặp"),
+    (chosen_from_another_row, "`chosen` không phải một phần hoàn thành của hàng này"),
+    (rejected_from_another_row, "`rejected` không phải một phần hoàn thành của hàng này"),
+    (chosen_edited, "`chosen` không phải một phần hoàn thành của hàng này"),
+    (chosen_equals_rejected, "chosen và rejected giống hệt nhau"),
+    (empty_completion_used, "dùng một phần hoàn thành rỗng"),
+    (unknown_prompt, "có prompt 'What is real data?', không phải hướng dẫn nào"),
+    (no_rejected_key, "phải có `prompt` (hướng dẫn), `chosen` và `rejected`"),
+    (pairs_one_dict, "phải là một danh sách các dict (hoặc một datasets.Dataset), không phải dict"),
+    (rated_without_ratings, "Các hàng được chấm phải có `generations` và `ratings`"),
+]
+
+
+def evolved_assumed_chosen(pairs, rated): return repick(pairs, rated, Q[3], 2, 0)  # [1, 5, 3]: 3 vs 1
+def margin_one_kept(pairs, rated): return repick(pairs, rated, Q[0], 2, 1)  # [2, 4, 5]: 5 vs 4
+def below_margin_row_kept(pairs, rated): return repick(pairs, rated, Q[4], 0, 1)  # [4, 3, 4]
+def close_hand_row_kept(pairs, rated): return repick(pairs, rated, CLOSE, 0, 1)  # [5, 4, 4]
+def rejected_not_the_worst(pairs, rated): return repick(pairs, rated, Q[5], 0, 1)  # [5, 2, 1]: 5 vs 2
+def hand_rejected_not_the_worst(pairs, rated): return repick(pairs, rated, FIRST_BETTER, 0, 2)  # [5, 1, 4]
+def clear_hand_row_dropped(pairs, rated): return without(pairs, FIRST_BETTER), rated  # [5, 1]
+def clear_hand_row_3_dropped(pairs, rated): return without(pairs, SPELL), rated  # [2, 1, 5]
+
+
+def param(name, variant, match):
+    """One named wrong variant of a stage."""
+    return pytest.param(name, variant, match, id=f"{name}-{variant.__name__}")
+
+
+WRONG_PAIRS = (
+    [param(name, v, match) for name in STAGES for v, match in WRONG_PAIRS_ANY_STAGE]
+    + [param(name, evolved_assumed_chosen, "chosen phải là phần điểm cao nhất") for name in LIONS]
+    + [param("final_pairs", v, "rejected phải thấp hơn ít nhất 2 điểm")
+       for v in (margin_one_kept, below_margin_row_kept, close_hand_row_kept)]
+    + [param("final_best_worst", v, "rejected phải là phần điểm thấp nhất")
+       for v in (rejected_not_the_worst, hand_rejected_not_the_worst)]
+    + [param("pairs", clear_hand_row_dropped, f"không cho cặp nào, ví dụ {FIRST_BETTER!r}"),
+       param("final_pairs", clear_hand_row_3_dropped, f"không cho cặp nào, ví dụ {SPELL!r}"),
+       param("final_best_worst", clear_hand_row_3_dropped, f"không cho cặp nào, ví dụ {SPELL!r}")]
+)
+
+
+@pytest.mark.parametrize("name, variant, match", WRONG_PAIRS)
+def test_wrong_pairs_fail(name, variant, match):
+    pairs, rated, kwargs = stage(name)
+    with fails(match):
+        checks.check_pairs(*variant(pairs, rated), **kwargs)
+
+
+def test_an_unknown_policy_fails():
+    pairs, rated, _ = stage("pairs")
+    with fails("policy phải là một trong"):
+        checks.check_pairs(pairs, rated, policy="best_worst")
+
+
+# --- 🦁 candidates: checks.check_candidates(candidates, rated) -----------------------------------------------------
+
+
+def move_evolved(candidates, position):
+    """Put the evolved candidate (and its writer) at ``position``."""
+    for row in candidates:
+        for column in ("generations", "generation_models"):
+            values = row[column]
+            values.insert(position, values.pop(2))
+    return candidates
+
+
+def evolved_third(candidates, rated): return candidates, rated
+def evolved_first(candidates, rated): return move_evolved(candidates, 0), rated
+def evolved_second(candidates, rated): return move_evolved(candidates, 1), rated
+def candidates_other_order(candidates, rated): return candidates[::-1], rated
+
+
+def pooled_pair_swapped(candidates, rated):
+    for row in candidates:
+        row["generations"][:2] = row["generations"][1::-1]
+        row["generation_models"][:2] = row["generation_models"][1::-1]
+    return candidates, rated
+
+
+def candidates_dataset(candidates, rated): return as_dataset(candidates), rated
+def rated_dataset_for_candidates(candidates, rated): return candidates, as_dataset(rated)
+
+
+def candidates_extra_columns(candidates, rated):
+    return [{**row, "evolved_response": row["generations"][2], "model_name": "evolver", "ratings": None}
+            for row in candidates], rated
+
+
+RIGHT_CANDIDATES = [evolved_third, evolved_first, evolved_second, candidates_other_order, pooled_pair_swapped,
+                    candidates_dataset, rated_dataset_for_candidates, candidates_extra_columns]
+
+
+@pytest.mark.parametrize("variant", RIGHT_CANDIDATES, ids=lambda v: v.__name__)
+def test_right_candidates_pass(variant, capsys):
+    checks.check_candidates(*variant(make_candidates(), make_rated()))
+    assert_passed(capsys)
+    # The 🦁 ratings check reads the candidates too: any order of them is fine there.
+    candidates, _ = variant(make_candidates(), make_rated())
+    final_rated = [{"instruction": row["instruction"], "generations": list(row["generations"]), "ratings": [3, 4, 5]}
+                   for row in candidates]
+    checks.check_ratings(final_rated, candidates, completions=3)
+    assert_passed(capsys)
+
+
+def set_third(candidates, rated, text):
+    """Replace the evolved candidate of row 2 by ``text``."""
+    candidates[1]["generations"][2] = text
+    return candidates, rated
+
+
+def third_equals_pooled(candidates, rated): return set_third(candidates, rated, candidates[1]["generations"][0])
+def third_empty(candidates, rated): return set_third(candidates, rated, "   ")
+def third_none(candidates, rated): return set_third(candidates, rated, None)
+def third_is_the_instruction(candidates, rated): return set_third(candidates, rated, Q[1] + "\n")
+
+
+def pooled_text_replaced(candidates, rated):
+    candidates[1]["generations"][1] = "Another answer."
+    return candidates, rated
+
+
+def pooled_text_edited(candidates, rated):
+    candidates[1]["generations"][0] = candidates[1]["generations"][0].upper()
+    return candidates, rated
+
+
+def two_candidates(candidates, rated): return make_rated(), rated
+def four_candidates(candidates, rated): return set_row(candidates, 1, generations=candidates[1]["generations"] + ["x"]), rated
+def a_writer_missing(candidates, rated): return set_row(candidates, 1, generation_models=MODELS[:2]), rated
+def an_empty_writer(candidates, rated): return set_row(candidates, 1, generation_models=MODELS[:2] + [""]), rated
+def no_writers(candidates, rated): return [{k: v for k, v in r.items() if k != "generation_models"} for r in candidates], rated
+def candidate_row_missing(candidates, rated): return candidates[:-1], rated
+def candidate_row_duplicated(candidates, rated): return candidates + [candidates[0]], rated
+def candidate_no_generations(candidates, rated): return set_row(candidates, 1, generations=None), rated
+
+
+WRONG_CANDIDATES = [
+    (third_equals_pooled, "Hàng 2: ứng viên thứ ba phải là bản viết lại mới của EvolQuality"),
+    (third_empty, "Hàng 2: ứng viên thứ ba phải là bản viết lại mới"),
+    (third_none, "Hàng 2: ứng viên thứ ba phải là bản viết lại mới"),
+    (third_is_the_instruction, "Hàng 2: ứng viên thứ ba phải là bản viết lại mới"),
+    (pooled_text_replaced, "Hàng 2: thiếu một phần hoàn thành đã tổng hợp"),
+    (pooled_text_edited, "Hàng 2: thiếu một phần hoàn thành đã tổng hợp"),
+    (two_candidates, "Hàng 1 có 2 ứng viên, cần 3"),
+    (four_candidates, "Hàng 2 có 4 ứng viên, cần 3"),
+    (a_writer_missing, "Hàng 2: `generation_models` phải ghi tên người viết cho cả 3 ứng viên"),
+    (an_empty_writer, "Hàng 2: `generation_models` phải ghi tên người viết"),
+    (no_writers, "Hàng 1: `generation_models` phải ghi tên người viết"),
+    (candidate_row_missing, "`candidates` phải có một hàng cho mỗi hàng của `rated` (6), nhưng có 5"),
+    (candidate_row_duplicated, "xuất hiện hai lần trong `candidates`"),
+    (candidate_no_generations, "Hàng 2 của `candidates` không có cột `generations`"),
+]
+
+
+@pytest.mark.parametrize("variant, match", named(WRONG_CANDIDATES))
+def test_wrong_candidates_fail(variant, match):
+    with fails(match):
+        checks.check_candidates(*variant(make_candidates(), make_rated()))
+
+
+# --- 🦁 dataset: checks.check_dataset(dataset, final_pairs, OUT_DIR), then the grader's check_saved_dataset ---------
+
+def kit_conversational(pairs, out): return save(to_dataset(pairs, style="conversational"), out), pairs
+def kit_with_system_prompt(pairs, out): return save(to_dataset(pairs, "conversational", system_prompt="Be kind."), out), pairs
+def hand_built(pairs, out): return save(as_dataset(conversational_rows(pairs)), out), pairs
+def hand_built_no_extra_columns(pairs, out): return save(as_dataset(conversational_rows(pairs, extras=False)), out), pairs
+
+
+def hand_built_more_columns(pairs, out):
+    rows = [{**row, "margin": row["score_chosen"] - row["score_rejected"]} for row in conversational_rows(pairs)]
+    return save(as_dataset(rows), out), pairs
+
+
+def rows_other_order(pairs, out): return save(as_dataset(conversational_rows(pairs)[::-1]), out), pairs
+
+
+def loaded_back(pairs, out):
+    save(as_dataset(conversational_rows(pairs)), out)
+    return load_from_disk(str(out)), pairs
+
+
+def shuffled_and_loaded_back(pairs, out):
+    save(to_dataset(pairs, style="conversational").shuffle(seed=3), out)
+    return load_from_disk(str(out)), pairs
+
+
+def saved_twice(pairs, out):
+    save(as_dataset(conversational_rows(pairs[:2])), out)  # an earlier try, overwritten
+    return save(to_dataset(pairs, style="conversational"), out), pairs
+
+
+def trl_pairs(pairs, out):
+    pairs = [trl_pair(p) for p in pairs]
+    return save(as_dataset(pairs), out), pairs
+
+
+def pairs_given_as_dataset(pairs, out): return save(to_dataset(pairs, style="conversational"), out), as_dataset(pairs)
+
+
+def distilabel_pairs_extract_prompt(pairs, out):
+    pairs = [distilabel_pair(p, {}) for p in pairs]
+    return save(as_dataset(pairs).map(extract_prompt), out), pairs
+
+
+RIGHT_DATASETS = [kit_conversational, kit_with_system_prompt, hand_built, hand_built_no_extra_columns,
+                  hand_built_more_columns, rows_other_order, loaded_back, shuffled_and_loaded_back, saved_twice, trl_pairs,
+                  pairs_given_as_dataset, distilabel_pairs_extract_prompt]
+
+
+@pytest.mark.parametrize("variant", RIGHT_DATASETS, ids=lambda v: v.__name__)
+def test_right_datasets_pass(variant, tmp_path, capsys):
+    out = tmp_path / "preference_dpo_dataset"
+    dataset, pairs = variant(stage("final_pairs")[0], out)
+    checks.check_dataset(dataset, pairs, out)
+    assert_passed(capsys)
+    checks.check_saved_dataset(out)
+    assert_passed(capsys)
+
+
+def standard_style(pairs, out): return save(to_dataset(pairs, style="standard"), out), pairs
+
+
+def implicit_prompt(pairs, out):
+    rows = [{"chosen": [message("user", p["prompt"]), message("assistant", p["chosen"])],
+             "rejected": [message("user", p["prompt"]), message("assistant", p["rejected"])]} for p in pairs]
+    return save(as_dataset(rows), out), pairs
+
+
+def user_message_kept_in_chosen(pairs, out):
+    rows = [{**row, "chosen": row["prompt"] + row["chosen"]} for row in conversational_rows(pairs)]
+    return save(as_dataset(rows), out), pairs
+
+
+def prompt_ends_with_assistant(pairs, out):
+    rows = [{**row, "prompt": row["prompt"] + [message("assistant", "Sure.")]} for row in conversational_rows(pairs)]
+    return save(as_dataset(rows), out), pairs
+
+
+def empty_chosen(pairs, out):
+    rows = conversational_rows(pairs)
+    rows[1]["chosen"] = [message("assistant", " ")]
+    return save(as_dataset(rows), out), pairs
+
+
+def row_missing(pairs, out): return save(to_dataset(pairs[:-1], style="conversational"), out), pairs
+def row_duplicated(pairs, out): return save(to_dataset(pairs + pairs[:1], style="conversational"), out), pairs
+
+
+def texts_swapped(pairs, out):
+    swapped = [{**p, "chosen": p["rejected"], "rejected": p["chosen"]} if i == 1 else p for i, p in enumerate(pairs)]
+    return save(to_dataset(swapped, style="conversational"), out), pairs
+
+
+def not_saved(pairs, out): return to_dataset(pairs, style="conversational"), pairs
+def saved_elsewhere(pairs, out): return save(to_dataset(pairs, style="conversational"), out.parent / "other"), pairs
+
+
+def saved_before_a_fix(pairs, out):
+    texts_swapped(pairs, out)  # the saved copy still has the swapped row
+    return to_dataset(pairs, style="conversational"), pairs
+
+
+def saved_with_other_columns(pairs, out):
+    save(as_dataset(conversational_rows(pairs, extras=False)), out)
+    return to_dataset(pairs, style="conversational"), pairs
+
+
+def empty_dataset(pairs, out): return save(to_dataset([], style="conversational"), out), []
+def plain_list(pairs, out): return conversational_rows(pairs), pairs
+def dataset_dict(pairs, out): return DatasetDict({"train": to_dataset(pairs, style="conversational")}), pairs
+
+
+WRONG_DATASETS = [
+    (standard_style, "Hàng 1 chưa theo kiểu conversational của TRL"),
+    (implicit_prompt, "tách ra bằng `dataset.map(trl.extract_prompt)`"),
+    (user_message_kept_in_chosen, "Hàng 1: `chosen` chỉ chứa câu trả lời (role \"assistant\")"),
+    (prompt_ends_with_assistant, "Hàng 1: tin nhắn cuối của `prompt` phải có role \"user\""),
+    (empty_chosen, "Hàng 2: `chosen` rỗng"),
+    (row_missing, "đúng một hàng cho mỗi cặp của `final_pairs` (5 cặp)"),
+    (row_duplicated, "đúng một hàng cho mỗi cặp của `final_pairs` (5 cặp)"),
+    (texts_swapped, "ở đây có 5 hàng và 1 hàng không khớp cặp nào"),
+    (not_saved, "Chưa thấy tập dữ liệu đã lưu trong preference_dpo_dataset/"),
+    (saved_elsewhere, "Chưa thấy tập dữ liệu đã lưu"),
+    (saved_before_a_fix, "Bản đã lưu khác `dataset` trong bộ nhớ"),
+    (saved_with_other_columns, "Bản đã lưu khác `dataset` trong bộ nhớ"),
+    (empty_dataset, "Tập dữ liệu không có hàng nào"),
+    (plain_list, "`dataset` phải là một datasets.Dataset"),
+    (dataset_dict, "`dataset` phải là một datasets.Dataset"),
+]
+
+
+@pytest.mark.parametrize("variant, match", named(WRONG_DATASETS))
+def test_wrong_datasets_fail(variant, match, tmp_path):
+    out = tmp_path / "preference_dpo_dataset"
+    dataset, pairs = variant(stage("final_pairs")[0], out)
+    with fails(match):
+        checks.check_dataset(dataset, pairs, out)
+
+
+def saved_unknown_prompt(pairs, out):
+    return save(to_dataset(pairs + [{**pairs[0], "prompt": "What is real data?"}], style="conversational"), out)
+
+
+def saved_duplicate_prompt(pairs, out):
+    return save(to_dataset(pairs + [{**pairs[0], "rejected": "Another text."}], style="conversational"), out)
+
+
+def saved_chosen_equals_rejected(pairs, out):
+    return save(to_dataset(pairs[:1] + [{**pairs[1], "rejected": pairs[1]["chosen"]}], style="conversational"), out)
+
+
+def saved_standard(pairs, out): return save(to_dataset(pairs, style="standard"), out)
+def nothing_saved(pairs, out): return None
+
+
+WRONG_SAVED = [
+    (saved_unknown_prompt, "prompt không thuộc bài tập: 'What is real data?'"),
+    (saved_duplicate_prompt, "Một hướng dẫn xuất hiện ở nhiều hàng"),
+    (saved_chosen_equals_rejected, "1 hàng có chosen giống hệt rejected"),
+    (saved_standard, "chưa theo kiểu conversational"),
+    (nothing_saved, "Không có tập dữ liệu đã lưu trong preference_dpo_dataset/"),
+]
+
+
+@pytest.mark.parametrize("variant, match", named(WRONG_SAVED))
+def test_wrong_saved_datasets_fail(variant, match, tmp_path):
+    out = tmp_path / "preference_dpo_dataset"
+    variant(stage("final_pairs")[0], out)
+    with fails(match):
+        checks.check_saved_dataset(out)
+
+
+def test_an_empty_saved_dataset_fails_with_a_message(tmp_path):
+    save(to_dataset([], style="conversational"), tmp_path)
+    with fails("Không đọc lại được tập dữ liệu đã lưu"):  # datasets 5.0 cannot load a saved dataset of 0 rows
+        checks.check_saved_dataset(tmp_path)
+
+
+def test_an_empty_copy_saved_before_a_fix_fails_with_a_message(tmp_path):
+    pairs = stage("final_pairs")[0]
+    save(to_dataset([], style="conversational"), tmp_path)  # saved while every pair was still dropped
+    with fails("Không đọc lại được tập dữ liệu đã lưu"):
+        checks.check_dataset(to_dataset(pairs, style="conversational"), pairs, tmp_path)
+
+
+def test_an_empty_message_list_fails_with_a_message(tmp_path):
+    rows = conversational_rows(stage("final_pairs")[0])
+    rows[0]["chosen"] = []
+    with fails("Hàng 1"):
+        checks.check_dataset(save(as_dataset(rows), tmp_path), stage("final_pairs")[0], tmp_path)
+
+
+# --- the summary: summarize_pairs and write_summary ---------------------------------------------------------------
+
+
+def reported(report: dict) -> dict:
+    """A report with only the drop reasons that happened."""
+    return {**report, "dropped": {reason: count for reason, count in report["dropped"].items() if count}}
+
+
+DOG_REPORT = {"rows": 9, "kept": 6, "dropped": {"tie": 2, "invalid_ratings": 1}, "empty_completions": 0,
+              "chosen_models": {"hand A": 1, "model-a": 3, "model-b": 2}}
+LION_REPORT = {"rows": 11, "kept": 5, "dropped": {"tie": 2, "invalid_ratings": 1, "below_margin": 3},
+               "empty_completions": 0, "chosen_models": {"hand C": 1, "model-a": 2, "model-a + EvolQuality": 1, "model-b": 1}}
+
+
+@pytest.mark.parametrize("layout", [kit_layout, trl_conversational, distilabel_rating_keys, pairs_as_dataset,
+                                    rated_as_dataset, pairs_other_order], ids=lambda v: v.__name__)
+
+
+def test_summarize_pairs_counts_kept_and_dropped_rows_and_writers(layout):
+    pairs, rated = layout(*stage("pairs")[:2])
+    assert reported(summarize_pairs(rated, pairs, "best-worst")) == DOG_REPORT
+    pairs, rated = layout(*stage("final_pairs")[:2])
+    assert reported(summarize_pairs(rated, pairs, "best-random-lower", 2)) == LION_REPORT
+
+
+def test_summarize_pairs_gives_the_kits_reason_for_each_dropped_row():
+    pairs, rated, _ = stage("final_pairs")
+    pairs, rated = none_3_1_row_dropped(*draw_below_margin_dropped(pairs, rated))
+    rated[0]["generations"][1] = ""  # an empty completion is counted wherever it is
+    report = reported(summarize_pairs(rated, pairs, "best-random-lower", 2))
+    assert report["kept"] == 3 and report["empty_completions"] == 1
+    assert report["dropped"] == {"tie": 2, "invalid_ratings": 2, "below_margin": 4}
+    pair_of(pairs, Q[1])["chosen"] = "Not a text of the row."
+    assert summarize_pairs(rated, pairs, "best-random-lower", 2)["chosen_models"]["?"] == 1
+
+
+def test_write_summary_records_both_stages(tmp_path):
+    pairs, rated, _ = stage("pairs")
+    final_pairs, final_rated, _ = stage("final_pairs")
+    reports = {"🐕 hai ứng viên": summarize_pairs(rated, pairs, "best-worst"),
+               "🦁 ba ứng viên": summarize_pairs(final_rated, final_pairs, "best-random-lower", 2)}
+    dataset = save(to_dataset(final_pairs, style="conversational"), tmp_path)
+    text = write_summary(tmp_path, dataset, reports)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["rows"] == 5 and summary["reports"] == json.loads(json.dumps(reports))
+    assert "- 🐕 hai ứng viên: Giữ 6/9 hàng. Bỏ: 2 hàng hoà điểm, 1 hàng điểm không hợp lệ." in text
+    assert "- 🦁 ba ứng viên: Giữ 5/11 hàng." in text
+    assert "chosen do model-a viết: 2 hàng" in text and "chosen do hand C viết: 1 hàng" in text
+    assert "hand A" not in text  # writers come from the last stage only
+    checks.check_saved_dataset(tmp_path)  # summary.json beside the dataset does not disturb it

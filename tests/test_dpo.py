@@ -169,13 +169,16 @@ def test_write_summary_writes_json_and_describes_kept_and_dropped(tmp_path):
 
     from helpers.dpo import write_summary
 
-    pair = {"prompt": "q", "chosen": "good", "rejected": "bad", "score_chosen": 4.0, "score_rejected": 1.0,
-            "chosen_model": "B", "rejected_model": "A"}
-    dataset = to_dataset([pair, {**pair, "chosen_model": "A"}, pair], style="conversational")
-    report = {"rows": 4, "kept": 3, "dropped": {"tie": 1, "invalid_ratings": 0}, "empty_completions": 0}
-    text = write_summary(tmp_path, dataset, {"final": report})
+    pair = {"prompt": "q", "chosen": "good", "rejected": "bad", "score_chosen": 4.0, "score_rejected": 1.0}
+    dataset = to_dataset([pair, pair, pair], style="conversational")
+    first = {"rows": 2, "kept": 2, "dropped": {}, "empty_completions": 0, "chosen_models": {"X": 2}}
+    final = {"rows": 4, "kept": 3, "dropped": {"tie": 1, "invalid_ratings": 0}, "empty_completions": 0,
+             "chosen_models": {"A": 1, "B": 2}}
+    text = write_summary(tmp_path, dataset, {"first": first, "final": final})
     saved = json.loads((tmp_path / "summary.json").read_text())
-    assert saved["rows"] == 3 and saved["chosen_models"] == {"A": 1, "B": 2}
-    assert saved["reports"]["final"]["dropped"]["tie"] == 1
-    assert "Giữ 3/4 hàng. Bỏ: 1 hàng hoà điểm." in text
-    assert "chosen do B viết: 2 hàng" in text
+    assert saved["rows"] == 3 and saved["columns"] == dataset.column_names
+    assert saved["reports"]["final"] == final and saved["reports"]["first"] == first
+    assert "- first: Giữ 2/2 hàng. Không bỏ hàng nào." in text
+    assert "- final: Giữ 3/4 hàng. Bỏ: 1 hàng hoà điểm." in text
+    # Who wrote the chosen texts comes from the last report only.
+    assert "chosen do B viết: 2 hàng" in text and "chosen do A viết: 1 hàng" in text and "chosen do X" not in text

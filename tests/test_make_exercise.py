@@ -11,7 +11,7 @@ from coursetools import exercise
 ROOT = Path(__file__).resolve().parent.parent
 make_exercise, render, main = exercise.make_exercise, exercise.render, exercise.main
 
-PLACEHOLDER = "*(Phần này dành cho bạn — xem lời giải trong `solutions/` sau khi làm xong.)*"
+PLACEHOLDER = exercise.MARKDOWN_PLACEHOLDER
 
 
 def build_notebook(*cells):
