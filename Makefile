@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.kit-installed
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: venv gemma ray llamacpp lab test test-laptop test-browser test-widgets7 installs determinism dataset grade exercise outputs navigation benchmark clean
+.PHONY: venv gemma ray llamacpp lab test test-laptop test-browser test-widgets7 installs determinism dataset grade grade-benchmark exercise outputs navigation benchmark clean
 
 venv: $(STAMP)
 
@@ -74,14 +74,21 @@ test-laptop: venv
 dataset: venv
 	$(BIN)/python -m coursetools dataset $(if $(OUT),--out $(OUT))
 
-# Instructors: grade a folder of learners' exercise notebooks, e.g. `make grade DIR=submissions/`.
+# Instructors: grade a folder of learners' exercise notebooks, e.g. `make grade DIR=submissions/ JOBS=2`. Optional: JOBS
+# (notebooks at once, default 1), TIMEOUT (seconds per notebook, default 900), REFERENCE (the released exercise whose
+# check cells are run, default exercises/preference_dpo_dataset.ipynb). Reports and feedback/ go to grading-<DIR name>/.
 grade: venv
-	@test -n "$(DIR)" || { echo "Cách dùng: make grade DIR=<thư mục chứa các notebook bài tập>"; exit 2; }
-	$(BIN)/python -m coursetools grade "$(DIR)" $(if $(TIMEOUT),--timeout $(TIMEOUT))
+	@test -n "$(DIR)" || { echo "Cách dùng: make grade DIR=<thư mục chứa các notebook bài tập> [JOBS=2] [TIMEOUT=900] [REFERENCE=<notebook bài tập gốc>]"; exit 2; }
+	$(BIN)/python -m coursetools grade "$(DIR)" $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(if $(JOBS),--jobs $(JOBS)) $(if $(REFERENCE),--reference "$(REFERENCE)")
 
 # Maintainers: regenerate the exercise from the solution (never edit the exercise by hand).
 exercise: venv
 	$(BIN)/python -m coursetools exercise
+
+# Instructors/maintainers: grade a generated class (30 right, wrong and tampered variants of the solution), check
+# every verdict and time it (about half an hour on 2 cores).
+grade-benchmark: venv
+	$(BIN)/python -m coursetools submissions --benchmark --size $(or $(SIZE),30) --jobs $(or $(JOBS),2)
 
 # Maintainers: speed of the offline preset and of every notebook (run on an idle machine).
 benchmark: venv

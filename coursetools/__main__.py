@@ -15,6 +15,7 @@ COMMANDS = {
     "benchmark": "coursetools.benchmark",
     "determinism": "coursetools.determinism",
     "installs": "coursetools.installs",
+    "submissions": "coursetools.submissions",
 }
 
 

@@ -1,59 +1,122 @@
-"""Instructor grading: run every learner notebook of a folder with nbval and report each check cell.
+"""Instructor grading: run every learner notebook of a folder with nbval, with the released exercise's check cells.
 
-Usage (``make grade DIR=...`` calls this)::
+Usage (``make grade DIR=... [JOBS=N] [TIMEOUT=...] [REFERENCE=...]`` calls this)::
 
-    python -m coursetools grade FOLDER [--timeout SECONDS] [--out OUTDIR]
+    python -m coursetools grade FOLDER [--reference PATH] [--jobs N] [--timeout SECONDS] [--out OUTDIR]
 
-* FOLDER: the learners' notebooks; every ``*.ipynb`` directly inside it is graded, in name order
-  (not recursively). Other entries are not graded but listed as "bỏ qua" in the summary; hidden
-  ones (``.ipynb_checkpoints`` ...) are ignored.
+* FOLDER: the learners' notebooks; every ``*.ipynb`` directly inside it is graded (not recursively).
+  Other entries are not graded but listed as "bỏ qua" in the summary; hidden ones
+  (``.ipynb_checkpoints`` ...) are ignored.
+* --reference: the released exercise notebook, whose check cells are the truth (default
+  ``exercises/preference_dpo_dataset.ipynb`` of this repository); it must hold at least one check.
+* --jobs: notebooks graded at once (default 1). Each keeps the whole --timeout, but they share the
+  CPU and memory: more jobs than cores mostly makes every run slower.
 * --timeout: seconds allowed for one whole notebook, kernel start included (default 900).
-* --out: where ``grades.csv`` and ``grades.txt`` go (default: ``grading-<FOLDER name>`` next to
-  FOLDER, so never inside it). ``grades.txt`` is also printed.
+* --out: where ``grades.csv``, ``grades.txt`` and ``feedback/`` go (default: ``grading-<FOLDER name>``
+  next to FOLDER, so never inside it). ``grades.txt`` is also printed.
 
 Exit code 0 when grading worked, whatever the learners' results; 2 when the grader itself cannot
-work (FOLDER missing, OUTDIR not writable); 130 when stopped with Ctrl+C (nothing written).
+work (FOLDER missing, reference unreadable or without checks, --jobs below 1, OUTDIR not writable);
+130 when stopped with Ctrl+C (every run is stopped, nothing written). The reference is read once per
+grading (``grade_folder``), not once per notebook.
 
-Each notebook is read with nbformat, written without its outputs into a fresh temporary folder
-and run there by ``python -m pytest --nbval-lax`` in its own process session (working directory =
-that folder, so the learner's file is never touched; TMPDIR points inside it too). When the time
-is up the process group is killed with SIGKILL, and so is every process the run started (the
-kernel lives in a session of its own; all of them carry the KIT_GRADING_RUN variable). A kernel
-that dies inside a cell (out of memory, ``os._exit``) would leave nbval waiting: the grader notices
-it and reports an error after a few seconds instead of waiting for the timeout. POSIX only.
+Running. Each notebook is read with nbformat, written without its outputs into a fresh temporary
+folder and run there by ``python -m pytest --nbval-lax`` in its own process session (working
+directory = that folder, so the learner's file is never touched; TMPDIR and KIT_DATASET_DIR point
+inside it too). The kernel runs in the grader's environment (``--nbval-current-env``), but the
+kit's ``helpers/`` package (``KIT_ROOT/helpers``, ``__pycache__`` left out) is first copied to
+``<temporary folder>/kit/helpers`` and that ``kit`` folder comes first on the run's PYTHONPATH, ahead
+of the editable install's finder (appended to ``sys.meta_path``): the kernel, check cells included,
+imports the copy. When the time is up the process group is killed with SIGKILL, and so is every
+process the run started (the kernel lives in a session of its own; all of them carry the
+KIT_GRADING_RUN variable). A kernel that dies inside a cell (out of memory, ``os._exit``) would leave
+nbval waiting: the grader notices it and reports an error after a few seconds instead of waiting for
+the timeout. With --jobs N, N runs go on at once (one grader thread waits on each); progress lines
+on stderr come as each notebook finishes, rows stay in name order. POSIX only.
 
-A check is a code cell with a line ``# CHECK: <name>``; it passes iff nbval's test of that cell
-passes. nbval 0.11 makes one test item per *code* cell, named ``Cell N`` with N counted from 0
-over code cells only (markdown and raw cells are not counted), and it keeps running the next
-cells after a cell fails. So a check after a failing cell still runs (and usually fails);
-``not_run`` means its cell never ran: skipped (``# NBVAL_SKIP``), kernel dead or not started,
-time out before it.
+Check cells. A check is a code cell with a line ``# CHECK: <name>``. Before the run, every learner
+code cell naming a check of the reference gets that reference cell's source and metadata (in the
+temporary copy), so a check emptied to ``pass``, skipped (``# NBVAL_SKIP``, tag ``nbval-skip``),
+allowed to fail (tag ``raises-exception``, ``# NBVAL_RAISES_EXCEPTION``) or loosened runs as
+released: nbval 0.11 obeys comment markers in the source and tags in ``metadata.tags``. If the
+learner's source differs from the released one (both without trailing spaces on each line and
+without blank lines around), or its tags differ (compared as sets), the check is ``edited``. Tags on
+other cells stay: they only change how the learner's own code runs. A reference check that no
+learner code cell names (deleted, renamed, turned into markdown) is ``missing``; it is not inserted,
+its place being unknown. Learner cells naming only checks the reference does not have are ordinary
+cells. Without a reference (``reference=None``, as in the tiny tests), the learner's check cells run
+as they are.
 
-Statuses (CSV code / summary label): ``ok`` (đạt) all checks pass; ``failed`` (chưa đạt) some check
-did not pass; ``error`` (lỗi) a non-check cell failed or the kernel died; ``timeout`` (quá giờ);
-``invalid`` (không đọc được) not a notebook nbformat can read, not run; ``no_checks`` (không có ô
-kiểm tra) no check cell, still run, its errors go to the detail column. When several apply:
-timeout, then error, then failed.
+A check's run value is its nbval outcome: nbval 0.11 makes one test item per *code* cell, named
+``Cell N`` with N counted from 0 over code cells only, and keeps running the next cells after a
+cell fails (so a check after a failing cell still runs, and usually fails). ``pass`` iff that item
+passes; ``fail`` when it fails; ``not_run`` when the cell never ran (skipped, kernel dead or not
+started, time out before it). A name used by several cells takes the worst. Column values:
+``pass`` (đạt), ``fail`` (chưa đạt), ``not_run`` (chưa chạy), ``missing`` (thiếu ô kiểm tra),
+``edited`` (ô kiểm tra bị sửa, whatever the released cell gave; that run is in the feedback). Only
+``pass`` counts in checks_passed; checks_total is the number of reference checks (without a
+reference: of the learner's check names).
 
-``grades.csv`` (UTF-8 with BOM, so that Excel shows Vietnamese text) has one row per notebook:
-notebook, status, checks_passed, checks_total, seconds, one column per check name (union over all
-notebooks, in first-seen order; pass / fail / not_run, empty when the notebook has no such check),
-detail.
+The kit. A learner's code runs as the instructor's user: it can write anywhere that user can, so
+the grader is no sandbox; it detects the writes that would change verdicts. (1) The run's own copy
+of ``helpers/`` (which the check cells reload from disk): hashed (file names and contents, without
+``__pycache__``) after copying and after the run; if it differs the notebook is ``tampered``, detail
+"bài nộp đã sửa mã của bộ khóa học (helpers/)", whatever its checks gave. An edit undone before the
+run ends is not seen. (2) The kit itself: ``grade_folder`` hashes ``KIT_ROOT/helpers`` and the
+reference file before grading and again after each notebook that ran; if either changed, that
+notebook is ``tampered`` ("bài nộp đã sửa tệp của bộ khóa học ngoài thư mục tạm"; with --jobs N the
+writer may be another notebook running at the same time, which is then marked too when it ends), a
+warning goes to stderr, and the notebooks not yet started are not run: their rows are ``error``,
+detail "chưa chấm: bộ khóa học bị sửa trong khi chấm". The reports are still written. ``KIT_ROOT``
+is the repository root; tests point it at a copy.
+
+Saved dataset. The released cells still run in the learner's kernel after the learner's code, which
+can patch what they call (a helper the check cell does not import itself, IPython's input
+transformers). So with ``dataset_check`` (the CLI passes ``helpers.checks.check_saved_dataset``), once
+the run is over and before its folder is removed, the grader calls ``dataset_check(folder)`` in its
+own process (stdout discarded, one call at a time) on the folder the run saved into. Column
+``saved_dataset``: ``pass``; ``fail`` (AssertionError or any other exception, with its message);
+``missing`` (no ``dataset_info.json``: nothing saved). It is checked whenever the notebook ran.
+
+Statuses (CSV code / summary label): ``ok`` (đạt) every check passes, and the saved dataset if
+checked; ``failed`` (chưa đạt) some check did not pass, or they all did but the saved dataset did not
+(detail "saved_dataset: <message>"); ``error`` (lỗi) a non-check cell failed or the kernel died;
+``timeout`` (quá giờ); ``tampered`` (can thiệp vào việc chấm) some check edited or missing, or the kit edited
+(detail "bị sửa: a; bị xoá: b"), or the kit edited (see The kit); ``invalid`` (không đọc được) not a
+notebook nbformat can read, not run; ``no_checks`` (không có ô kiểm tra) without a reference, no
+check cell (still run, its errors go to the detail; with a reference such a notebook is
+``tampered``). When several apply: invalid, tampered (kit edited first), timeout, error, failed, ok.
+
+Reports in OUTDIR. ``grades.csv`` (UTF-8 with BOM, so that Excel shows Vietnamese text), one row per
+notebook: notebook, status, checks_passed, checks_total, seconds, one column per check (reference
+order; without a reference the union over notebooks in first-seen order; empty when not run or, without
+a reference, not in that notebook), saved_dataset (only when checked), detail. ``grades.txt``: the
+table, counts per status, per check how many notebooks passed (and how many edited or missing it),
+the saved datasets' counts. ``feedback/<notebook stem>.txt``, for the learner: status and detail,
+one line per check with its message (up to 600 characters), the saved dataset, the first failing
+non-check cell, what to do next.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import copy
 import csv
+import hashlib
+import io
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 import xml.etree.ElementTree as ElementTree
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import nbformat
@@ -62,23 +125,60 @@ import psutil  # installed with IPython (a Jupyter requirement on Linux and macO
 from coursetools.markers import find_check_names, is_check_cell
 from helpers.storage import DATASET_ENV
 
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_REFERENCE = ROOT / "exercises" / "preference_dpo_dataset.ipynb"
+# The kit whose helpers/ every run imports (as a copy) and that must not change while grading; tests point it at a copy.
+KIT_ROOT = ROOT
+KIT_PACKAGE = "helpers"
+KIT_FOLDER = "kit"  # inside a run's temporary folder: first on the run's PYTHONPATH, holds the copy of helpers/
+KIT_COPY_EDITED = "bài nộp đã sửa mã của bộ khóa học (helpers/)"
+KIT_EDITED = "bài nộp đã sửa tệp của bộ khóa học ngoài thư mục tạm"
+NOT_GRADED = "chưa chấm: bộ khóa học bị sửa trong khi chấm"
 DEFAULT_TIMEOUT = 900
 DETAIL_WIDTH = 200
+FEEDBACK_WIDTH = 600
 POLL_SECONDS = 0.5
 # After the kernel is gone while a cell is still running, nbval waits for a reply that never
 # comes (until its own cell timeout); give pytest this long to finish by itself, then stop it.
 KERNEL_EXIT_GRACE = 5.0
 MARKER_ENV = "KIT_GRADING_RUN"  # every process a run starts inherits it, so leftovers can be found
+DATASET_FOLDER = "dataset"  # inside a run's temporary folder: its KIT_DATASET_DIR
 FIXED_COLUMNS = ("notebook", "status", "checks_passed", "checks_total", "seconds")
 STATUS_LABELS = {
     "ok": "đạt",
     "failed": "chưa đạt",
     "error": "lỗi",
     "timeout": "quá giờ",
+    "tampered": "can thiệp vào việc chấm (ô kiểm tra bị sửa/xoá hoặc mã của bộ khóa học bị sửa)",
     "invalid": "không đọc được",
     "no_checks": "không có ô kiểm tra",
 }
+CHECK_LABELS = {
+    "pass": "đạt",
+    "fail": "chưa đạt",
+    "not_run": "chưa chạy",
+    "missing": "thiếu ô kiểm tra",
+    "edited": "ô kiểm tra bị sửa",
+}
+DATASET_LABELS = {"pass": "đạt", "fail": "chưa đạt", "missing": "chưa lưu tập dữ liệu"}
 CHECK_RANK = {"pass": 0, "not_run": 1, "fail": 2}  # a name used by several cells takes the worst
+CHECK_ICONS = {"pass": "✅", "fail": "❌", "not_run": "⏭", "missing": "⚠️", "edited": "⚠️"}
+NEXT_STEPS = {
+    "ok": "Bài đã đạt. Làm tốt lắm!",
+    "failed": "Hãy đọc thông báo của mục chưa đạt, sửa code phía trên nó, rồi chạy lại toàn bộ notebook "
+              "(Kernel → Restart Kernel and Run All Cells) trước khi nộp lại.",
+    "error": "Hãy sửa ô bị lỗi đầu tiên, rồi chạy lại toàn bộ notebook từ đầu "
+             "(Kernel → Restart Kernel and Run All Cells) trước khi nộp lại.",
+    "timeout": "Notebook chạy quá thời gian cho phép: hãy tìm ô chạy mãi hoặc quá lâu, rồi chạy lại toàn bộ notebook.",
+    "tampered": "Hãy giữ nguyên các ô `# CHECK:` như trong bài tập gốc (không sửa, không xoá, không đổi tên, "
+                "không thêm tag), đừng sửa mã của bộ khóa học (helpers/), rồi chạy lại toàn bộ notebook trước khi nộp lại.",
+    "invalid": "Tệp này không mở được như một notebook: hãy tải lại tệp .ipynb từ Jupyter (File → Download) và nộp lại.",
+    "no_checks": "Notebook không có ô `# CHECK:` nào: có lẽ bạn đã nộp nhầm tệp; hãy nộp notebook bài tập.",
+}
+# Set on Ctrl+C: every run still going stops its processes (the signal only reaches the main thread).
+STOPPING = threading.Event()
+# dataset_check runs in this process; redirect_stdout swaps the process-wide sys.stdout.
+DATASET_CHECK_LOCK = threading.Lock()
 
 # Cell sources, nbval's colored failure text and pytest's progress lines are plain text that no
 # library parses for us, hence these small patterns.
@@ -102,8 +202,67 @@ def find_checks(notebook) -> dict[int, list[str]]:
     return {number: find_check_names(cell.source) for number, cell in enumerate(code_cells) if is_check_cell(cell)}
 
 
-def summarize_failure(text: str) -> str:
-    """Return the exception line of an nbval failure text ("NameError: name 'x' ..."), shortened."""
+def normalize_source(source: str) -> str:
+    """Return a cell source without trailing whitespace on its lines nor blank lines around it."""
+    return "\n".join(line.rstrip() for line in source.splitlines()).strip("\n")
+
+
+def read_tags(cell) -> set[str]:
+    """Return a cell's metadata tags as a set (nbval reads them: ``nbval-skip``, ``raises-exception`` ...)."""
+    tags = cell.metadata.get("tags", [])
+    return {str(tag) for tag in tags} if isinstance(tags, list) else {str(tags)}
+
+
+def read_reference(path) -> dict[str, nbformat.NotebookNode]:
+    """Return the released notebook's check cells by check name, in notebook order."""
+    released = {}
+    for cell in nbformat.read(path, as_version=4).cells:
+        if is_check_cell(cell):
+            for name in find_check_names(cell.source):
+                released.setdefault(name, cell)
+    return released
+
+
+def apply_reference(notebook, released: dict) -> tuple[dict[int, list[str]], set[str]]:
+    """Give learner cells naming a reference check its source and metadata; return (checks by cell number, edited names)."""
+    checks, edited = {}, set()
+    code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    for number, cell in enumerate(code_cells):
+        names = [name for name in find_check_names(cell.source) if name in released]
+        if names:
+            learner = normalize_source(cell.source), read_tags(cell)
+            edited.update(name for name in names
+                          if learner != (normalize_source(released[name].source), read_tags(released[name])))
+            cell.source, cell.metadata = released[names[0]].source, copy.deepcopy(released[names[0]].metadata)
+            checks[number] = names
+    return checks, edited
+
+
+def hash_file(path: Path) -> str:
+    """Return the SHA-256 of a file's bytes, or "unreadable" (missing, not a file, no permission)."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return "unreadable"
+
+
+def hash_folder(folder: Path) -> str:
+    """Return a SHA-256 over the relative names and contents of the files under ``folder``, ``__pycache__`` left out."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        if "__pycache__" not in relative.parts and not path.is_dir():
+            digest.update(f"{relative}\0{hash_file(path)}\0".encode())
+    return digest.hexdigest()
+
+
+def hash_kit(reference) -> tuple[str, str]:
+    """Return the hashes of what grading trusts outside the runs: KIT_ROOT's helpers/ and the reference notebook."""
+    return hash_folder(KIT_ROOT / KIT_PACKAGE), hash_file(Path(reference)) if reference is not None else ""
+
+
+def summarize_failure(text: str, width: int = DETAIL_WIDTH) -> str:
+    """Return the exception line of an nbval failure text ("NameError: name 'x' ..."), at most ``width`` characters."""
     clean = ANSI_CODE.sub("", text or "")
     lines = [line.strip() for line in clean.split("Traceback:", 1)[-1].splitlines() if line.strip()]
     if not lines:
@@ -114,11 +273,11 @@ def summarize_failure(text: str) -> str:
     is_exception = (lambda line: line.split(":", 1)[0] == headers[-1]) if headers else EXCEPTION_LINE.match
     for start in range(len(lines) - 1, -1, -1):
         if is_exception(lines[start]):
-            return shorten(" ".join(lines[start:])).rstrip(":")
+            return shorten(" ".join(lines[start:]), width).rstrip(":")
     for line in lines:  # nbval's own messages: "Cell 3: Timeout of ... exceeded ..."
         if re.match(r"Cell \d+: ", line):
-            return shorten(line.split(": ", 1)[1])
-    return shorten(lines[-1])
+            return shorten(line.split(": ", 1)[1], width)
+    return shorten(lines[-1], width)
 
 
 def read_junit(report: Path) -> tuple[dict[int, tuple[str, str]], list[str]]:
@@ -195,10 +354,12 @@ def find_kernels(pid: int) -> list[psutil.Process]:
 
 
 def wait_for_pytest(process: subprocess.Popen, timeout: float, output: Path) -> str:
-    """Wait for pytest; return "done", "timeout" or "kernel_died" (kernel gone in the middle of a cell)."""
+    """Wait for pytest; return "done", "timeout" or "kernel_died" (kernel gone mid-cell); raise KeyboardInterrupt on STOPPING."""
     deadline = time.monotonic() + timeout
     seen_kernel, gone_since = False, None
     while True:
+        if STOPPING.is_set():
+            raise KeyboardInterrupt
         try:
             process.wait(timeout=min(POLL_SECONDS, max(deadline - time.monotonic(), 0.01)))
             return "done"
@@ -219,10 +380,14 @@ def wait_for_pytest(process: subprocess.Popen, timeout: float, output: Path) -> 
 
 
 def run_notebook(notebook, name: str, tmp: Path, timeout: float) -> dict:
-    """Run one notebook copy with nbval inside ``tmp`` and return what happened to its cells."""
+    """Run one notebook copy with nbval inside ``tmp``; return its cells' outcomes and whether it edited its kit copy."""
     work = tmp / "work"
     work.mkdir()
     (tmp / "tmp").mkdir()
+    # The kernel imports this copy of helpers/ (checks included), not the kit's own files, which it could rewrite.
+    kit = tmp / KIT_FOLDER / KIT_PACKAGE
+    shutil.copytree(KIT_ROOT / KIT_PACKAGE, kit, ignore=shutil.ignore_patterns("__pycache__"))
+    kit_hash = hash_folder(kit)
     for cell in notebook.cells:
         if cell.cell_type == "code":
             # Stored outputs are not graded; without them nbval compares nothing and cannot stop on
@@ -247,12 +412,16 @@ def run_notebook(notebook, name: str, tmp: Path, timeout: float) -> dict:
         PYTEST_DISABLE_PLUGIN_AUTOLOAD="1",
     )
     environ[MARKER_ENV] = str(tmp)
+    # Before the editable install's finder (appended to sys.meta_path), so the copy is what `import helpers` finds.
+    environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tmp / KIT_FOLDER), os.environ.get("PYTHONPATH")]))
     # The kernel's connection file and the learner's temporary files land here too, and are
     # removed with the folder even when the run had to be killed.
     environ["TMPDIR"] = str(tmp / "tmp")
+    # IPython's profile (startup scripts, history) per run too: one learner's code cannot plant startup code for the next.
+    environ["IPYTHONDIR"] = str(tmp / "ipython")
     # The exercise saves its dataset to KIT_DATASET_DIR (else ../data next to the notebook, which
     # would be outside the temporary folder): keep each learner's dataset inside their own run.
-    environ[DATASET_ENV] = str(tmp / "dataset")
+    environ[DATASET_ENV] = str(tmp / DATASET_FOLDER)
     with open(output, "wb") as sink:
         process = subprocess.Popen(
             command, cwd=work, env=environ, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT,
@@ -269,14 +438,14 @@ def run_notebook(notebook, name: str, tmp: Path, timeout: float) -> dict:
                 process.wait()
             stop_marked_processes(str(tmp))
     text = output.read_text(errors="replace")
+    run = {"ending": ending, "cells": {}, "running": None, "problems": [], "kit_edited": hash_folder(kit) != kit_hash}
     if ending != "done":
-        cells, running = read_progress(text)
-        return {"ending": ending, "cells": cells, "running": running, "problems": []}
-    if not report.exists():
-        tail = " ".join(text.strip().splitlines()[-3:])
-        return {"ending": ending, "cells": {}, "running": None, "problems": [f"pytest không tạo báo cáo: {tail}"]}
-    cells, problems = read_junit(report)
-    return {"ending": ending, "cells": cells, "running": None, "problems": problems}
+        run["cells"], run["running"] = read_progress(text)
+    elif not report.exists():
+        run["problems"] = ["pytest không tạo báo cáo: " + " ".join(text.strip().splitlines()[-3:])]
+    else:
+        run["cells"], run["problems"] = read_junit(report)
+    return run
 
 
 def decide_check(result: tuple[str, str] | None) -> str:
@@ -291,13 +460,52 @@ def decide_check(result: tuple[str, str] | None) -> str:
     return "not_run"  # skipped, setup error (kernel not started), or kernel already dead
 
 
-def decide_status(run: dict, checks: dict[int, list[str]], values: dict[str, str], timeout: float) -> tuple[str, str]:
-    """Return the notebook's status and a short Vietnamese detail from its run and check values."""
-    cells, running = run["cells"], run["running"]
-    failing_cells = [
-        (number, result) for number, result in sorted(cells.items())
-        if (result[0] == "failed" and number not in checks) or result[0] == "error"
+def collect_outcomes(cells: dict[int, tuple[str, str]], checks: dict[int, list[str]]) -> dict[str, tuple[str, str]]:
+    """Return each check's run value and failure message, in cell order; a name used by several cells takes the worst."""
+    outcomes = {}
+    for number, names in checks.items():
+        value = decide_check(cells.get(number))
+        message = summarize_failure(cells[number][1], FEEDBACK_WIDTH) if value == "fail" else ""
+        for name in names:
+            if CHECK_RANK[value] >= CHECK_RANK[outcomes.get(name, ("pass", ""))[0]]:
+                outcomes[name] = (value, message)
+    return outcomes
+
+
+def decide_values(names: list[str], outcomes: dict[str, tuple[str, str]], edited: set[str]) -> dict[str, str]:
+    """Return the column value of each check name: missing, edited, or its run value."""
+    return {
+        name: "missing" if name not in outcomes else "edited" if name in edited else outcomes[name][0]
+        for name in names
+    }
+
+
+def find_cell_error(cells: dict[int, tuple[str, str]], checks: dict[int, list[str]]) -> tuple[int, str] | None:
+    """Return (code-cell number from 1, exception line) of the first failing non-check cell, or None."""
+    for number, (outcome, message) in sorted(cells.items()):
+        if outcome == "error" or (outcome == "failed" and number not in checks):
+            return number + 1, summarize_failure(message, FEEDBACK_WIDTH)
+    return None
+
+
+def describe_tampering(values: dict[str, str]) -> str:
+    """Return "bị sửa: a, b; bị xoá: c" for the edited and missing checks, or "" when there are none."""
+    groups = [
+        (label, [name for name, value in values.items() if value == code])
+        for code, label in (("edited", "bị sửa"), ("missing", "bị xoá"))
     ]
+    return "; ".join(f"{label}: {', '.join(names)}" for label, names in groups if names)
+
+
+def decide_status(run: dict, row: dict, timeout: float) -> tuple[str, str]:
+    """Return the notebook's status and a short Vietnamese detail from its run and its row's values."""
+    if run["kit_edited"]:  # its checks ran with the edited kit: whatever they gave proves nothing
+        return "tampered", KIT_COPY_EDITED
+    tampering = describe_tampering(row["checks"])
+    if tampering:
+        return "tampered", shorten(tampering)
+    running = run["running"]
+    failing = [name for name, value in row["checks"].items() if value != "pass"]
     if run["ending"] == "timeout":
         where = f" (đang chạy ô code thứ {running + 1})" if running is not None else ""
         status, detail = "timeout", f"quá {timeout:g} giây{where}"
@@ -306,48 +514,76 @@ def decide_status(run: dict, checks: dict[int, list[str]], values: dict[str, str
         status, detail = "error", f"kernel dừng đột ngột{where} (hết bộ nhớ? os._exit?)"
     elif run["problems"]:
         status, detail = "error", run["problems"][0]
-    elif failing_cells:
-        number, (_, message) = failing_cells[0]
-        status, detail = "error", f"ô code thứ {number + 1}: {summarize_failure(message)}"
-    elif any(value != "pass" for value in values.values()):
-        name, value = next((name, value) for name, value in values.items() if value != "pass")
-        number = next(number for number, names in checks.items()
-                      if name in names and decide_check(cells.get(number)) == value)
-        reason = summarize_failure(cells[number][1]) if value == "fail" else ""
-        status, detail = "failed", f"{name}: {reason or 'chưa chạy'}"
+    elif row["cell_error"]:
+        status, detail = "error", "ô code thứ {}: {}".format(*row["cell_error"])
+    elif failing:
+        status, detail = "failed", f"{failing[0]}: {row['outcomes'][failing[0]][1] or 'chưa chạy'}"
+    elif row["saved_dataset"] in ("fail", "missing"):
+        message = row["dataset_message"] or DATASET_LABELS[row["saved_dataset"]]
+        status, detail = "failed", f"saved_dataset: {message}"
     else:
         status, detail = "ok", ""
     # A notebook without checks is most likely the wrong file: say so, keep any error as detail.
-    return ("no_checks" if not checks else status), shorten(detail)
+    return ("no_checks" if not row["outcomes"] else status), shorten(detail)
 
 
-def grade_notebook(path, timeout: float = DEFAULT_TIMEOUT) -> dict:
-    """Run one learner notebook in its own process and temporary folder; return its grade row."""
+def validate_dataset(dataset_check, folder: Path) -> tuple[str, str]:
+    """Return (pass, fail or missing; message) for the dataset a run saved into ``folder``, checked in this process."""
+    if not (folder / "dataset_info.json").is_file():
+        return "missing", ""
+    try:
+        with DATASET_CHECK_LOCK, contextlib.redirect_stdout(io.StringIO()):
+            dataset_check(folder)
+    except AssertionError as error:
+        return "fail", shorten(str(error) or "AssertionError", FEEDBACK_WIDTH)
+    except Exception as error:  # an unreadable dataset fails like a wrong one
+        return "fail", shorten(f"{type(error).__name__}: {error}", FEEDBACK_WIDTH)
+    return "pass", ""
+
+
+def new_row(name: str) -> dict:
+    """Return the grade row of a notebook before grading: no status, no value."""
+    return {"notebook": name, "status": "", "checks_passed": 0, "checks_total": 0, "seconds": 0, "checks": {},
+            "detail": "", "outcomes": {}, "saved_dataset": "", "dataset_message": "", "cell_error": None}
+
+
+def grade_notebook(path, timeout: float = DEFAULT_TIMEOUT, reference=None, dataset_check=None) -> dict:
+    """Run one learner notebook alone in a temporary folder (reference: a path or read_reference's cells); return its row."""
     path = Path(path)
     started = time.monotonic()
-    row = {"notebook": path.name, "status": "", "checks_passed": 0, "checks_total": 0, "seconds": 0,
-           "checks": {}, "detail": ""}
+    released = read_reference(reference) if isinstance(reference, (str, os.PathLike)) else reference
+    row = new_row(path.name)
     try:
         notebook = nbformat.read(path, as_version=4)
     except Exception as error:  # nbformat raises several kinds (NotJSONError, ValidationError, ...)
-        row.update(status="invalid", detail=shorten(f"không đọc được notebook: {error}"))
+        detail = shorten(f"không đọc được notebook: {error}")
+        row.update(status="invalid", checks_total=len(released or {}), detail=detail)
         return row
-    checks = find_checks(notebook)
+    checks, edited = apply_reference(notebook, released) if released is not None else (find_checks(notebook), set())
     with tempfile.TemporaryDirectory(prefix="grading-", ignore_cleanup_errors=True) as tmp:
         run = run_notebook(notebook, path.name, Path(tmp), timeout)
-    values = row["checks"]
-    for number, names in checks.items():
-        value = decide_check(run["cells"].get(number))
-        for name in names:
-            if CHECK_RANK[value] >= CHECK_RANK[values.get(name, "pass")]:
-                values[name] = value
-    status, detail = decide_status(run, checks, values, timeout)
+        if dataset_check is not None:
+            row["saved_dataset"], row["dataset_message"] = validate_dataset(dataset_check, Path(tmp) / DATASET_FOLDER)
+    row["outcomes"] = collect_outcomes(run["cells"], checks)
+    row["checks"] = decide_values(list(released if released is not None else row["outcomes"]), row["outcomes"], edited)
+    row["cell_error"] = find_cell_error(run["cells"], checks)
+    status, detail = decide_status(run, row, timeout)
     row.update(
-        status=status, detail=detail, checks_total=len(values),
-        checks_passed=sum(value == "pass" for value in values.values()),
+        status=status, detail=detail, checks_total=len(row["checks"]),
+        checks_passed=sum(value == "pass" for value in row["checks"].values()),
         seconds=round(time.monotonic() - started),
     )
     return row
+
+
+def grade_safely(path: Path, timeout: float, released, dataset_check) -> dict:
+    """Grade one notebook; a grader bug becomes an error row instead of stopping the other notebooks."""
+    try:
+        return grade_notebook(path, timeout, released, dataset_check)
+    except Exception as error:
+        row = new_row(path.name)
+        row.update(status="error", detail=shorten(f"lỗi của bộ chấm: {type(error).__name__}: {error}"))
+        return row
 
 
 def list_entries(folder: Path, out_dir: Path | None = None) -> tuple[list[Path], list[str]]:
@@ -381,6 +617,24 @@ def format_table(header: list[str], lines: list[list[str]]) -> list[str]:
     ]
 
 
+def describe_checks(rows: list[dict]) -> list[str]:
+    """Return the summary lines per check (passed / graded, edited, missing) and for the saved datasets."""
+    text = []
+    names = collect_check_names(rows)
+    if names:
+        text += ["", "Theo từng ô kiểm tra (số notebook đạt / số notebook được chấm ô đó):"]
+        for name in names:
+            values = [row["checks"][name] for row in rows if name in row["checks"]]
+            extra = [f"{label}: {values.count(code)}" for code, label in (("edited", "bị sửa"), ("missing", "thiếu"))
+                     if code in values]
+            text.append(f"  {name}: {values.count('pass')}/{len(values)}" + (f" ({', '.join(extra)})" if extra else ""))
+    saved = [row["saved_dataset"] for row in rows if row["saved_dataset"]]
+    if saved:
+        counts = ", ".join(f"{saved.count(code)} {label}" for code, label in DATASET_LABELS.items() if code in saved)
+        text += ["", f"Tập dữ liệu đã lưu (saved_dataset, kiểm tra ngoài kernel của học viên): {counts}"]
+    return text
+
+
 def describe_rows(rows: list[dict], skipped: list[str] = ()) -> str:
     """Return the Vietnamese summary of a grading: one table line per notebook, totals, checks."""
     if not rows:
@@ -395,33 +649,67 @@ def describe_rows(rows: list[dict], skipped: list[str] = ()) -> str:
         counts = [f"{sum(row['status'] == code for row in rows)} {label}"
                   for code, label in STATUS_LABELS.items() if any(row["status"] == code for row in rows)]
         text += ["", f"Tổng: {len(rows)} notebook — " + ", ".join(counts)]
-        names = collect_check_names(rows)
-        if names:
-            text += ["", "Theo từng ô kiểm tra (số notebook đạt / số notebook có ô đó):"]
-            for name in names:
-                values = [row["checks"][name] for row in rows if name in row["checks"]]
-                text.append(f"  {name}: {values.count('pass')}/{len(values)}")
+        text += describe_checks(rows)
     if skipped:
         text += ["", "bỏ qua: " + ", ".join(skipped)]
     return "\n".join(text) + "\n"
 
 
+def describe_outcome(value: str, message: str) -> str:
+    """Return a check's run value for the learner: "đạt", "chưa đạt — <message>" or "chưa chạy (...)"."""
+    if value == "fail" and message:
+        return f"{CHECK_LABELS['fail']} — {message}"
+    if value == "not_run":
+        return f"{CHECK_LABELS['not_run']} (hết giờ hoặc kernel dừng trước khi tới ô này, hoặc ô bị bỏ qua)"
+    return CHECK_LABELS[value]
+
+
+def describe_check(name: str, value: str, outcome: tuple[str, str] | None) -> str:
+    """Return the learner's feedback line for one check."""
+    if value == "missing":
+        return f"{CHECK_ICONS[value]} {name}: {CHECK_LABELS[value]} — hãy chép lại ô `# CHECK: {name}` từ bài tập gốc"
+    if value == "edited":
+        return (f"{CHECK_ICONS[value]} {name}: {CHECK_LABELS[value]} — bài được chấm bằng ô kiểm tra gốc: "
+                f"{describe_outcome(*outcome)}")
+    return f"{CHECK_ICONS[value]} {name}: {describe_outcome(*outcome)}"
+
+
+def describe_feedback(row: dict) -> str:
+    """Return the learner's Vietnamese feedback for one graded notebook: status, each check, dataset, error, next step."""
+    result = STATUS_LABELS[row["status"]] + (f" — {row['detail']}" if row["detail"] else "")
+    items = [describe_check(name, value, row["outcomes"].get(name)) for name, value in row["checks"].items()]
+    if row["saved_dataset"]:
+        icon = CHECK_ICONS["pass" if row["saved_dataset"] == "pass" else "fail"]
+        message = f" — {row['dataset_message']}" if row["dataset_message"] else ""
+        items.append(f"{icon} Tập dữ liệu lưu trên đĩa: {DATASET_LABELS[row['saved_dataset']]}{message}")
+    if row["cell_error"]:
+        items.append("Ô code thứ {} lỗi: {}".format(*row["cell_error"]))
+    body = ["", *items] if items else []
+    return "\n".join([f"Notebook: {row['notebook']}", f"Kết quả: {result}", *body, "", NEXT_STEPS[row["status"]]]) + "\n"
+
+
 def write_reports(rows: list[dict], out_dir, skipped: list[str] = ()) -> tuple[Path, Path]:
-    """Write grades.csv and grades.txt into ``out_dir``; return their paths."""
+    """Write grades.csv, grades.txt and feedback/<notebook stem>.txt into ``out_dir``; return the first two paths."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "feedback").mkdir(parents=True, exist_ok=True)
+    for old in (out_dir / "feedback").glob("*.txt"):  # a previous grading's files, maybe of notebooks now removed
+        old.unlink()
     names = collect_check_names(rows)
-    # A check named like a fixed column gets a prefix rather than overwriting that column.
-    columns = {name: (f"check:{name}" if name in (*FIXED_COLUMNS, "detail") else name) for name in names}
+    dataset_column = ["saved_dataset"] if any(row["saved_dataset"] for row in rows) else []
+    # A check named like another column gets a prefix rather than overwriting that column.
+    columns = {name: (f"check:{name}" if name in (*FIXED_COLUMNS, "saved_dataset", "detail") else name)
+               for name in names}
     csv_path, txt_path = out_dir / "grades.csv", out_dir / "grades.txt"
     with open(csv_path, "w", newline="", encoding="utf-8-sig") as handle:
-        writer = csv.DictWriter(handle, fieldnames=[*FIXED_COLUMNS, *columns.values(), "detail"])
+        writer = csv.DictWriter(handle, fieldnames=[*FIXED_COLUMNS, *columns.values(), *dataset_column, "detail"])
         writer.writeheader()
         for row in rows:
-            record = {key: row[key] for key in (*FIXED_COLUMNS, "detail")}
+            record = {key: row[key] for key in (*FIXED_COLUMNS, *dataset_column, "detail")}
             record.update({columns[name]: row["checks"].get(name, "") for name in names})
             writer.writerow(record)
     txt_path.write_text(describe_rows(rows, skipped), encoding="utf-8")
+    for row in rows:
+        (out_dir / "feedback" / f"{Path(row['notebook']).stem}.txt").write_text(describe_feedback(row), encoding="utf-8")
     return csv_path, txt_path
 
 
@@ -431,23 +719,62 @@ def default_out_dir(folder) -> Path:
     return folder.parent / f"grading-{folder.name}"
 
 
-def grade_folder(folder, timeout: float = DEFAULT_TIMEOUT, out_dir=None) -> list[dict]:
-    """Grade every notebook directly inside ``folder``, one at a time; write the reports; return the rows."""
+def grade_folder(folder, timeout: float = DEFAULT_TIMEOUT, out_dir=None, reference=None, dataset_check=None,
+                 jobs: int = 1) -> list[dict]:
+    """Grade every notebook directly inside ``folder``, ``jobs`` at once; write the reports; return the rows (name order)."""
     folder = Path(folder)
     out_dir = Path(out_dir) if out_dir is not None else default_out_dir(folder)
     notebooks, skipped = list_entries(folder, out_dir)
-    rows = []
-    for number, path in enumerate(notebooks, start=1):
-        print(f"[{number}/{len(notebooks)}] {path.name} ...", end=" ", file=sys.stderr, flush=True)
-        try:
-            row = grade_notebook(path, timeout)
-        except Exception as error:  # a grader bug on one notebook must not stop the others
-            row = {"notebook": path.name, "status": "error", "checks_passed": 0, "checks_total": 0,
-                   "seconds": 0, "checks": {}, "detail": shorten(f"lỗi của bộ chấm: {type(error).__name__}: {error}")}
-        print(f"{STATUS_LABELS[row['status']]} ({row['seconds']} giây)", file=sys.stderr, flush=True)
-        rows.append(row)
+    kit_hash = hash_kit(reference)
+    released = read_reference(reference) if reference is not None else None
+    kit_changed = threading.Event()
+
+    def grade(path: Path) -> dict:
+        """Grade one notebook unless the kit has changed; then check that its run left the kit as it was."""
+        if kit_changed.is_set():
+            row = new_row(path.name)
+            row.update(status="error", checks_total=len(released or {}), detail=NOT_GRADED)
+            return row
+        row = grade_safely(path, timeout, released, dataset_check)
+        if row["status"] != "invalid" and hash_kit(reference) != kit_hash:  # an invalid notebook never ran
+            kit_changed.set()
+            row.update(status="tampered", detail=KIT_EDITED)
+            print(f"CẢNH BÁO: {KIT_ROOT / KIT_PACKAGE} hoặc notebook gốc đã bị sửa trong khi chấm {path.name} "
+                  "(với --jobs > 1, có thể do một notebook chạy cùng lúc). Các notebook chưa bắt đầu sẽ không được "
+                  "chấm; hãy khôi phục bộ khóa học (git status, git diff) rồi chấm lại.", file=sys.stderr, flush=True)
+        return row
+
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    try:
+        futures = [pool.submit(grade, path) for path in notebooks]
+        for number, future in enumerate(as_completed(futures), start=1):
+            row = future.result()
+            result = f"{STATUS_LABELS[row['status']]} ({row['seconds']} giây)"
+            print(f"[{number}/{len(notebooks)}] {row['notebook']}: {result}", file=sys.stderr, flush=True)
+    except KeyboardInterrupt:
+        STOPPING.set()
+        raise
+    finally:
+        pool.shutdown(cancel_futures=True)  # waits for the running notebooks, which stop at once on STOPPING
+        STOPPING.clear()
+    rows = [future.result() for future in futures]
     write_reports(rows, out_dir, skipped)
     return rows
+
+
+def find_argument_error(args: argparse.Namespace) -> str:
+    """Return the Vietnamese error message of the first unusable argument, or "" when they all work."""
+    if not args.folder.is_dir():
+        return f"không tìm thấy thư mục '{args.folder}'."
+    if args.timeout <= 0:
+        return "--timeout phải lớn hơn 0."
+    if args.jobs < 1:
+        return "--jobs phải lớn hơn hoặc bằng 1."
+    try:
+        sources = read_reference(args.reference)
+    except Exception as error:  # missing file, not JSON, not a valid notebook
+        return f"không đọc được notebook gốc '{args.reference}': {shorten(str(error))}"
+    return "" if sources else f"notebook gốc '{args.reference}' không có ô `# CHECK:` nào."
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -456,16 +783,19 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m coursetools grade", description="Chấm mọi notebook (*.ipynb) trong một thư mục bằng nbval."
     )
     parser.add_argument("folder", type=Path, metavar="FOLDER", help="thư mục chứa notebook của học viên")
+    parser.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE, metavar="PATH",
+                        help="notebook bài tập gốc: các ô # CHECK: của nó được dùng để chấm "
+                             "(mặc định exercises/preference_dpo_dataset.ipynb)")
+    parser.add_argument("--jobs", type=int, default=1, metavar="N", help="số notebook chấm cùng lúc (mặc định 1)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                         help=f"số giây tối đa cho mỗi notebook (mặc định {DEFAULT_TIMEOUT})")
     parser.add_argument("--out", type=Path, default=None, metavar="OUTDIR",
-                        help="thư mục ghi grades.csv và grades.txt (mặc định grading-<tên thư mục> bên cạnh nó)")
+                        help="thư mục ghi grades.csv, grades.txt và feedback/ "
+                             "(mặc định grading-<tên thư mục> bên cạnh nó)")
     args = parser.parse_args(argv)
-    if not args.folder.is_dir():
-        print(f"Lỗi: không tìm thấy thư mục '{args.folder}'.", file=sys.stderr)
-        return 2
-    if args.timeout <= 0:
-        print("Lỗi: --timeout phải lớn hơn 0.", file=sys.stderr)
+    error = find_argument_error(args)
+    if error:
+        print(f"Lỗi: {error}", file=sys.stderr)
         return 2
     out_dir = args.out if args.out is not None else default_out_dir(args.folder)
     try:
@@ -473,12 +803,15 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as error:
         print(f"Lỗi: không tạo được thư mục kết quả '{out_dir}': {error}", file=sys.stderr)
         return 2
+    from helpers.checks import check_saved_dataset  # imported here, so that importing this module stays light
+
     try:
-        grade_folder(args.folder, args.timeout, out_dir)
-    except KeyboardInterrupt:  # the running notebook's processes are already stopped
+        grade_folder(args.folder, args.timeout, out_dir, reference=args.reference, dataset_check=check_saved_dataset,
+                     jobs=args.jobs)
+    except KeyboardInterrupt:  # the running notebooks' processes are already stopped
         print("\nĐã dừng chấm (Ctrl+C); chưa ghi kết quả.", file=sys.stderr)
         return 130
     txt_path = out_dir / "grades.txt"
     print(txt_path.read_text(encoding="utf-8"), end="")
-    print(f"\nĐã ghi {out_dir / 'grades.csv'} và {txt_path}")
+    print(f"\nĐã ghi {out_dir / 'grades.csv'}, {txt_path} và thư mục {out_dir / 'feedback'}")
     return 0

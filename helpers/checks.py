@@ -19,9 +19,7 @@ is_empty, is_valid_rating = pairs_module.is_empty, pairs_module.is_valid_rating
 
 TRL_COLUMNS = ("prompt", "chosen", "rejected")
 SCORE_KEYS = (("score_chosen", "score_rejected"), ("chosen_rating", "rejected_rating"))  # the kit's, distilabel's
-POLICIES = ("best-worst", "best-random-lower")
-# The prompts a saved exercise dataset may hold: the exercise's instructions and those of its hand-rated rows.
-DATASET_PROMPTS = course.EXERCISE_INSTRUCTIONS + tuple(row["instruction"] for row in course.HAND_RATED_3)
+FINAL_MARGIN = 2  # the 🦁 minimum margin (MIN_MARGIN in the exercise)
 
 
 def require(value, name: str, tier: str):
@@ -37,12 +35,12 @@ def require(value, name: str, tier: str):
     return rows
 
 
-def passed(message: str) -> None:
+def report_pass(message: str) -> None:
     """Print one line saying which check passed."""
     print(f"✅ {message}")
 
 
-def number_rows(rows: list[dict], name: str) -> dict[str, dict]:
+def index_rows(rows: list[dict], name: str) -> dict[str, dict]:
     """Return rows by instruction; fail if a row has no instruction or two rows share one."""
     by_instruction = {}
     for number, row in enumerate(rows, start=1):
@@ -66,8 +64,11 @@ def read_texts(row: dict, number: int, name: str) -> list:
 
 def check_pooled(rows, instructions=course.EXERCISE_INSTRUCTIONS, completions: int = 2) -> None:
     """Check the pooled rows: one per exercise instruction, each with two non-empty completions and their writers."""
+    from helpers.presets import load_llm  # the writers' names distilabel records: the preset's two generators
+
     rows = require(rows, "rows", "🐢")
-    by_instruction = number_rows(rows, "rows")
+    writers = [load_llm(role).model_name for role in ("generator_a", "generator_b")]
+    by_instruction = index_rows(rows, "rows")
     missing = [text for text in instructions if text not in by_instruction]
     extra = [text for text in by_instruction if text not in instructions]
     assert not missing and not extra, (
@@ -87,24 +88,32 @@ def check_pooled(rows, instructions=course.EXERCISE_INSTRUCTIONS, completions: i
             "nối LoadDataFromDicts tới hai TextGeneration: `data >> [gen_a, gen_b] >> group`."
         )
         empty = sum(map(is_empty, texts))
-        assert not empty, f"Hàng {number} có {empty} phần hoàn thành rỗng — hãy kiểm tra `max_new_tokens` và lời nhắc."
+        assert not empty, (
+            f"Hàng {number} có {empty} phần hoàn thành rỗng — hãy kiểm tra lời nhắc (`system_prompt`) và `max_new_tokens` "
+            "trong `load_llm(..., max_new_tokens=...)`."
+        )
         models = row.get("grouped_model_name")
         assert isinstance(models, list) and len(models) == completions, (
             f"Hàng {number} thiếu tên mô hình của từng phần hoàn thành — hãy gom cả cột `model_name`: "
             "GroupColumns(columns=[\"generation\", \"model_name\"])."
         )
-    passed(f"{len(rows)} hàng, mỗi hướng dẫn một hàng với {completions} phần hoàn thành không rỗng và tên người viết.")
+        assert sorted(models) == sorted(writers), (
+            f"Hàng {number} do {models} viết, nhưng hai bộ sinh của preset là {writers} — hãy dùng "
+            "`load_llm(\"generator_a\")` và `load_llm(\"generator_b\")` cho hai bước TextGeneration."
+        )
+    report_pass(f"{len(rows)} hàng, mỗi hướng dẫn một hàng với {completions} phần hoàn thành không rỗng và tên người viết.")
 
 
 def check_ratings(rated, source, completions: int = 2) -> None:
     """Check the judge's output against the rows it rated: the same completions, one valid 1-5 rating each."""
     name, tier = ("rated", "🐕") if completions == 2 else ("final_rated", "🦁")
     rated = require(rated, name, tier)
-    source = number_rows(require(source, *(("rows", "🐢") if completions == 2 else ("candidates", "🦁"))), "nguồn")
-    by_instruction = number_rows(rated, name)
-    assert set(by_instruction) == set(source), (
-        f"`{name}` phải có đúng các hướng dẫn của hàng đầu vào ({len(source)} hàng), nhưng có {len(by_instruction)}: "
-        "hãy chấm mọi hàng, mỗi hàng một lần."
+    source = index_rows(require(source, *(("rows", "🐢") if completions == 2 else ("candidates", "🦁"))), "nguồn")
+    by_instruction = index_rows(rated, name)
+    missing, extra = [i for i in source if i not in by_instruction], [i for i in by_instruction if i not in source]
+    assert not missing and not extra, (
+        f"`{name}` phải có đúng các hướng dẫn của hàng đầu vào ({len(source)} hàng) — thiếu {missing}, thừa {extra}: "
+        "hãy chấm mọi hàng, mỗi hàng một lần (các hàng chấm tay không thuộc `" + name + "`)."
     )
     for number, row in enumerate(rated, start=1):
         assert "generations" in row, (
@@ -120,147 +129,142 @@ def check_ratings(rated, source, completions: int = 2) -> None:
         )
         assert isinstance(ratings, list) and len(ratings) == completions, (
             f"Hàng {number} có {len(ratings) if isinstance(ratings, list) else 0} điểm cho {completions} phần hoàn thành — "
-            f"hãy dùng giám khảo có cấu trúc: build_judge(num_completions={completions})."
+            f"hãy chấm bằng build_judge(num_completions={completions}) (giám khảo có lược đồ JSON)."
         )
         bad = [r for r in ratings if not is_valid_rating(r)]
         assert not bad, (
             f"Hàng {number} có điểm không hợp lệ {bad} — điểm phải là số từ 1 đến 5; "
-            "giám khảo văn bản tự do hay trả None, hãy dùng build_judge(structured=True)."
+            f"giám khảo văn bản tự do hay trả None, hãy dùng build_judge(num_completions={completions})."
         )
-    passed(f"{len(rated)} hàng, mọi phần hoàn thành đều có điểm 1–5 của giám khảo.")
-
-
-def read_content(value, role: str | None = None):
-    """Return the text of a completion or prompt: a string, or the last message (of ``role``) of a conversation."""
-    if isinstance(value, list):
-        messages = [m for m in value if isinstance(m, dict) and (role is None or m.get("role") == role)]
-        return messages[-1].get("content") if messages else None
-    return value
+    report_pass(f"{len(rated)} hàng, mọi phần hoàn thành đều có điểm 1–5 của giám khảo.")
 
 
 def read_pair(pair: dict, number: int) -> tuple:
     """Return (prompt, chosen, rejected) texts of a pair in the kit's, TRL's or distilabel's layout."""
-    prompt = pair.get("prompt", pair.get("instruction"))
-    if prompt is None and isinstance(pair.get("chosen"), list):  # an implicit prompt: the user turn of chosen
-        prompt = pair["chosen"]
-    prompt = read_content(prompt, "user")
-    chosen, rejected = read_content(pair.get("chosen"), "assistant"), read_content(pair.get("rejected"), "assistant")
-    assert all(isinstance(text, str) for text in (prompt, chosen, rejected)), (
-        f"Cặp thứ {number} phải có `prompt` (hướng dẫn), `chosen` và `rejected` (văn bản, hoặc tin nhắn role/content): "
-        f"ví dụ {{\"prompt\": row[\"instruction\"], \"chosen\": ..., \"rejected\": ...}}. Cặp này có khoá {sorted(pair)}."
+    texts = pairs_module.read_pair_texts(pair)
+    assert all(isinstance(text, str) for text in texts), (
+        f"Cặp thứ {number} phải có `prompt` (hướng dẫn: `row[\"instruction\"]`), `chosen` và `rejected` (văn bản, hoặc "
+        f"tin nhắn role/content): ví dụ {{\"prompt\": row[\"instruction\"], \"chosen\": ..., \"rejected\": ...}}. "
+        f"Cặp này có khoá {sorted(pair)}."
     )
-    return prompt, chosen, rejected
+    return texts
 
 
 def find_ratings(row: dict, text: str) -> list:
-    """Return the judge's ratings of every completion of ``row`` equal to ``text``."""
+    """Return the ratings of every completion of ``row`` equal to ``text``."""
     return [rating for candidate, rating in zip(row["generations"], row["ratings"]) if candidate == text]
 
 
-def expect_pair(row: dict, policy: str, min_margin: float) -> str:
-    """Return "must", "may" or the reason a rated row must give no pair (tie, invalid_ratings, below_margin)."""
-    ratings, texts = row.get("ratings") or [], row["generations"]
-    valid = [(r, t) for r, t in zip(ratings, texts) if is_valid_rating(r) and not is_empty(t)]
-    if len(valid) < 2:
-        return "invalid_ratings"
-    best = max(r for r, _ in valid)
-    lower = [r for r, _ in valid if r < best]
-    if not lower:
-        return "tie"
-    if best - min(lower) < min_margin:
-        return "below_margin"
-    clean = len(valid) == len(texts) == len(ratings) and len(set(texts)) == len(texts)
-    if policy == "best-worst" or all(best - r >= min_margin for r in lower):
-        return "must" if clean else "may"
-    return "may"  # best-random-lower: the drawn completion may be too close to the best
-
-
 def is_clean(row: dict) -> bool:
-    """Tell whether every completion of a rated row is non-empty and has a valid rating."""
-    return all(is_valid_rating(r) and not is_empty(t) for r, t in zip(row["ratings"], row["generations"]))
+    """Tell whether every completion of a rated row is non-empty, distinct and has a valid rating."""
+    texts, ratings = row["generations"], row["ratings"]
+    return (len(texts) == len(ratings) and len(set(map(repr, texts))) == len(texts)
+            and all(is_valid_rating(r) and not is_empty(t) for r, t in zip(ratings, texts)))
 
 
-def check_pairs(pairs, rated, hand_rated=(), policy: str = "best-worst", min_margin: float = 0) -> None:
-    """Check pairs against the ratings of ``rated`` and ``hand_rated``: the right texts, one pair per row that has one."""
-    assert policy in POLICIES, f"policy phải là một trong {POLICIES}."
-    name, tier = ("pairs", "🐕") if policy == "best-worst" else ("final_pairs", "🦁")
-    pairs = require(pairs, name, tier)
-    rows = require(rated, "rated" if policy == "best-worst" else "final_rated", tier) + [dict(row) for row in hand_rated]
-    rows = number_rows(rows, "rated")
-    for row in rows.values():
-        assert isinstance(row.get("generations"), list) and isinstance(row.get("ratings"), list), (
-            "Các hàng được chấm phải có `generations` và `ratings` — hãy chạy ô kiểm tra điểm ở trên trước."
-        )
-    expected = {instruction: expect_pair(row, policy, min_margin) for instruction, row in rows.items()}
+def expect_pair(row: dict, min_margin: float) -> str:
+    """Return "must", "may" or why a rated row must give no pair: invalid_ratings, tie or below_margin."""
+    ratings = row["ratings"]
+    if len(ratings) != len(row["generations"]) or not all(map(is_valid_rating, ratings)):
+        return "invalid_ratings"  # a row with a missing score is dropped whole, never half-used
+    valid = [r for r, t in zip(ratings, row["generations"]) if not is_empty(t)]
+    if len(valid) < 2 or max(valid) == min(valid):
+        return "tie"
+    if max(valid) - min(valid) < min_margin:
+        return "below_margin"
+    return "must" if is_clean(row) else "may"  # empty or duplicate texts: the kit drops some such rows
+
+
+def verify_pairs(pairs: list[dict], rows: dict[str, dict], policy: str, min_margin: float, where_to_pick: str) -> Counter:
+    """Check pairs against the ratings of ``rows`` (by instruction); return how many rows were dropped, by reason."""
     worst_word = "thấp nhất" if policy == "best-worst" else f"thấp hơn ít nhất {min_margin} điểm"
+    expected = {instruction: expect_pair(row, min_margin) for instruction, row in rows.items()}
     seen = Counter()
     for number, pair in enumerate(pairs, start=1):
         prompt, chosen, rejected = read_pair(pair, number)
-        assert prompt in rows, f"Cặp thứ {number} có prompt {prompt!r}, không phải hướng dẫn nào của các hàng đã chấm."
+        assert prompt in rows, (
+            f"Cặp thứ {number} có prompt {prompt!r}, không phải hướng dẫn nào của {where_to_pick} — "
+            "prompt là `row[\"instruction\"]` của hàng cho cặp đó."
+        )
         seen[prompt] += 1
         assert seen[prompt] == 1, f"Hướng dẫn {prompt!r} cho hai cặp — mỗi hàng chỉ cho nhiều nhất một cặp."
-        row = rows[prompt]
+        row, where = rows[prompt], f"Cặp thứ {number} ({prompt!r})"
+        assert expected[prompt] != "invalid_ratings", (
+            f"{where}: hàng này có điểm `None` (giám khảo không chấm được) — bỏ cả hàng, không bao giờ giữ nó."
+        )
         chosen_ratings, rejected_ratings = find_ratings(row, chosen), find_ratings(row, rejected)
-        where = f"Cặp thứ {number} ({prompt!r})"
         assert chosen_ratings and rejected_ratings, (
             f"{where}: `{'chosen' if not chosen_ratings else 'rejected'}` không phải một phần hoàn thành của hàng này — "
             "hãy lấy văn bản từ `generations` của chính hàng đó."
         )
-        assert chosen != rejected, f"{where}: chosen và rejected giống hệt nhau — hàng hoà điểm phải bị bỏ."
-        assert all(map(is_valid_rating, chosen_ratings + rejected_ratings)) and not is_empty(chosen) and not is_empty(rejected), (
-            f"{where} dùng một phần hoàn thành rỗng hoặc có điểm không hợp lệ (None) — những phần đó không bao giờ được giữ."
+        assert chosen != rejected, (
+            f"{where}: chosen và rejected giống hệt nhau — bỏ các hàng hoà điểm (mọi phần cùng điểm) hay có hai phần "
+            "trùng văn bản."
         )
-        valid = [r for r, t in zip(row["ratings"], row["generations"]) if is_valid_rating(r) and not is_empty(t)]
-        best, score_chosen, score_rejected = max(valid), max(chosen_ratings), min(rejected_ratings)
+        assert not is_empty(chosen) and not is_empty(rejected), f"{where} dùng một phần hoàn thành rỗng — bỏ phần đó."
+        assert expected[prompt] != "tie", f"{where}: mọi phần của hàng này cùng điểm — hàng mà mọi phần cùng điểm phải bị bỏ."
+        best = max(r for r, t in zip(row["ratings"], row["generations"]) if not is_empty(t))
+        score_chosen, score_rejected = max(chosen_ratings), min(rejected_ratings)
         assert score_chosen == best, (
             f"{where}: giám khảo chấm chosen {score_chosen} điểm nhưng một phần khác của hàng được {best} — chosen phải "
             "là phần điểm cao nhất (bạn có đảo chosen và rejected không?)."
         )
         assert score_rejected < best and best - score_rejected >= min_margin, (
             f"{where}: rejected được {score_rejected} điểm, chosen {best} — rejected phải {worst_word}"
-            + (" và thấp hơn hẳn: hàng hoà điểm phải bị bỏ." if score_rejected == best else ".")
+            + f" (chọn rejected trong các phần có điểm ≤ {best - min_margin}; không có phần nào thì bỏ hàng)."
         )
         if policy == "best-worst":
-            assert score_rejected == min(valid), (
-                f"{where}: rejected phải là phần điểm thấp nhất ({min(valid)}), không phải phần được {score_rejected}."
+            worst = min(r for r, t in zip(row["ratings"], row["generations"]) if not is_empty(t))
+            assert score_rejected == worst, (
+                f"{where}: rejected phải là phần điểm thấp nhất ({worst}), không phải phần được {score_rejected}."
             )
         for key, score in zip((*SCORE_KEYS[0], *SCORE_KEYS[1]), (score_chosen, score_rejected) * 2):
             assert key not in pair or pair[key] == score, (
                 f"{where}: `{key}` = {pair[key]} không khớp điểm giám khảo đã chấm cho chính văn bản đó ({score}) — "
                 "hãy lấy văn bản và điểm từ cùng một vị trí."
             )
-        models = row.get("generation_models")
         for key, text in (("chosen_model", chosen), ("rejected_model", rejected)):
-            writers = [m for t, m in zip(row["generations"], models or []) if t == text]
+            writers = [m for t, m in zip(row["generations"], row.get("generation_models") or []) if t == text]
             assert key not in pair or not writers or pair[key] in writers, (
                 f"{where}: `{key}` = {pair[key]!r} nhưng văn bản đó do {writers[0]!r} viết — "
                 "hãy lấy văn bản và tên người viết từ cùng một vị trí."
             )
     lost = [instruction for instruction, expect in expected.items() if expect == "must" and not seen[instruction]]
     assert not lost, (
-        f"{len(lost)} hàng có chênh lệch điểm rõ ràng nhưng không cho cặp nào, ví dụ {lost[0]!r} — chỉ bỏ hàng hoà "
-        "điểm, thiếu điểm" + (" hoặc dưới ngưỡng chênh lệch" if min_margin else "") + "; mọi hàng khác phải cho đúng một cặp."
+        f"{len(lost)} hàng có chênh lệch điểm rõ ràng nhưng không cho cặp nào, ví dụ {lost[0]!r} — hãy chọn cặp trên "
+        f"{where_to_pick} và chỉ bỏ hàng hoà điểm, thiếu điểm"
+        + (f" hoặc không có phần nào thấp hơn ít nhất {min_margin} điểm" if min_margin else "") + "."
     )
-    dropped = Counter(
-        "invalid_ratings" if expect == "may" and not is_clean(rows[instruction]) else expect
-        for instruction, expect in expected.items() if not seen[instruction]
-    )
-    reasons = {"tie": "hoà điểm", "invalid_ratings": "thiếu điểm hoặc có phần rỗng", "below_margin": "dưới ngưỡng",
-               "may": "rejected bốc thăm được chênh dưới ngưỡng"}
-    dropped_text = ", ".join(f"{count} {reasons[reason]}" for reason, count in dropped.items()) or "không hàng nào"
-    passed(
-        f"{len(pairs)} cặp khớp điểm của giám khảo: chosen là phần điểm cao nhất, rejected {worst_word}; "
-        f"hàng bị bỏ: {dropped_text}."
+    return Counter(expect for instruction, expect in expected.items() if not seen[instruction])
+
+
+def check_pairs(pairs, rated, hand_rated=(), policy: str = "best-worst", min_margin: float = 0) -> None:
+    """Check pairs against the ratings of ``rated`` and ``hand_rated``: the right texts, one pair per row that has one."""
+    pairs_module.check_policy(policy)
+    name, tier, pool = ("pairs", "🐕", "`to_pair`") if policy == "best-worst" else ("final_pairs", "🦁", "`to_pair_final`")
+    pairs = require(pairs, name, tier)
+    rows = require(rated, "rated" if policy == "best-worst" else "final_rated", tier) + [dict(row) for row in hand_rated]
+    for row in rows:
+        assert isinstance(row.get("generations"), list) and isinstance(row.get("ratings"), list), (
+            "Các hàng được chấm phải có `generations` và `ratings` — hãy làm phần chấm điểm (TODO) ở trên trước."
+        )
+    dropped = verify_pairs(pairs, index_rows(rows, "rated"), policy, min_margin, pool + " (hàng của giám khảo và hàng chấm tay)")
+    labels = {"tie": "hoà điểm", "invalid_ratings": "thiếu điểm", "below_margin": "dưới ngưỡng", "may": "có phần rỗng/trùng"}
+    worst_word = "thấp nhất" if policy == "best-worst" else f"thấp hơn ít nhất {min_margin} điểm"
+    report_pass(
+        f"{len(pairs)} cặp khớp điểm của giám khảo: chosen là phần điểm cao nhất, rejected {worst_word}; hàng bị bỏ: "
+        + (", ".join(f"{count} {labels[reason]}" for reason, count in dropped.items()) or "không hàng nào") + "."
     )
 
 
 def check_candidates(candidates, rated) -> None:
     """Check the 🦁 candidates: every rated row's two completions plus one new, non-empty rewrite, each with its writer."""
-    candidates = number_rows(require(candidates, "candidates", "🦁"), "candidates")
-    rated = number_rows(require(rated, "rated", "🐕"), "rated")
+    candidates = index_rows(require(candidates, "candidates", "🦁"), "candidates")
+    rated = index_rows(require(rated, "rated", "🐕"), "rated")
     assert set(candidates) == set(rated), (
         f"`candidates` phải có một hàng cho mỗi hàng của `rated` ({len(rated)}), nhưng có {len(candidates)}."
     )
+    evolved_texts = []
     for number, (instruction, row) in enumerate(candidates.items(), start=1):
         texts, models = read_texts(row, number, "candidates"), row.get("generation_models")
         assert len(texts) == 3, (
@@ -274,6 +278,7 @@ def check_candidates(candidates, rated) -> None:
             )
             new.remove(text)
         evolved = new[0]
+        evolved_texts.append(evolved)
         assert not is_empty(evolved) and evolved not in pooled and evolved.strip() != instruction.strip(), (
             f"Hàng {number}: ứng viên thứ ba phải là bản viết lại mới của EvolQuality (cột `evolved_response`), "
             "không rỗng, khác hai phần cũ."
@@ -281,7 +286,16 @@ def check_candidates(candidates, rated) -> None:
         assert isinstance(models, list) and len(models) == 3 and all(isinstance(m, str) and m.strip() for m in models), (
             f"Hàng {number}: `generation_models` phải ghi tên người viết cho cả 3 ứng viên."
         )
-    passed(f"{len(candidates)} hàng, mỗi hàng 2 phần đã tổng hợp và 1 bản tiến hoá mới, có tên người viết.")
+        writers = dict(zip(pooled, rated[instruction].get("generation_models") or []))
+        moved = [text for text, model in zip(texts, models) if text in writers and writers[text] != model]
+        assert not moved, (
+            f"Hàng {number}: một phần đã tổng hợp mang tên người viết khác với trong `rated` — thêm bản tiến hoá và tên "
+            "của nó ở cùng một vị trí trong `generations` và `generation_models`."
+        )
+    assert len(candidates) < 2 or len(set(evolved_texts)) > 1, (
+        "Ứng viên thứ ba giống hệt nhau ở mọi hàng — nó phải là bản EvolQuality viết lại phần hoàn thành của từng hàng."
+    )
+    report_pass(f"{len(candidates)} hàng, mỗi hàng 2 phần đã tổng hợp và 1 bản tiến hoá mới, có tên người viết.")
 
 
 def check_format(dataset) -> list[tuple[str, str, str]]:
@@ -289,6 +303,8 @@ def check_format(dataset) -> list[tuple[str, str, str]]:
     from datasets import Dataset
     from trl.data_utils import is_conversational
 
+    if dataset is None:
+        require(dataset, "dataset", "🦁")  # the TODO message
     assert isinstance(dataset, Dataset), (
         f"`dataset` phải là một datasets.Dataset (ví dụ Dataset.from_list(...)), không phải {type(dataset).__name__}."
     )
@@ -318,15 +334,13 @@ def check_format(dataset) -> list[tuple[str, str, str]]:
 
 def check_dataset(dataset, pairs, out_dir) -> None:
     """Check the DPO dataset: TRL's conversational format, one row per pair, saved in ``out_dir`` and loading back equal."""
-
-    if dataset is None:
-        require(dataset, "dataset", "🦁")
     texts = check_format(dataset)
     pairs = require(pairs, "final_pairs", "🦁")
     expected = Counter(read_pair(pair, number) for number, pair in enumerate(pairs, start=1))
     assert len(texts) == len(pairs) and Counter(texts) == expected, (
-        f"`dataset` phải có đúng một hàng cho mỗi cặp của `final_pairs` ({len(pairs)} cặp), với cùng prompt, chosen và "
-        f"rejected; ở đây có {len(texts)} hàng và {sum((Counter(texts) - expected).values())} hàng không khớp cặp nào."
+        f"`dataset` phải có đúng một hàng cho mỗi cặp của `final_pairs` ({len(pairs)} cặp, không phải `pairs` của mức 🐕), "
+        f"với cùng prompt, chosen và rejected; ở đây có {len(texts)} hàng và "
+        f"{sum((Counter(texts) - expected).values())} hàng không khớp cặp nào."
     )
     folder = Path(out_dir)
     assert (folder / "dataset_info.json").is_file(), (
@@ -336,7 +350,7 @@ def check_dataset(dataset, pairs, out_dir) -> None:
     assert saved.to_list() == dataset.to_list(), (
         "Bản đã lưu khác `dataset` trong bộ nhớ — hãy lưu lại (`dataset.save_to_disk(OUT_DIR)`) sau lần sửa cuối."
     )
-    passed(f"Tập dữ liệu DPO kiểu conversational: {len(dataset)} hàng, khớp {len(pairs)} cặp; bản lưu đọc lại giống hệt.")
+    report_pass(f"Tập dữ liệu DPO kiểu conversational: {len(dataset)} hàng, khớp {len(pairs)} cặp; bản lưu đọc lại giống hệt.")
 
 
 def read_saved(folder: Path):
@@ -352,15 +366,21 @@ def read_saved(folder: Path):
         ) from None
 
 
-def check_saved_dataset(out_dir, instructions=DATASET_PROMPTS) -> None:
+def check_saved_dataset(out_dir) -> None:
     """Check a saved exercise dataset on its own (the grader runs it outside the learner's kernel)."""
+    # Only the hand-rated rows have ratings known outside the learner's kernel: their pairs are checked in full.
     folder = Path(out_dir)
     assert (folder / "dataset_info.json").is_file(), f"Không có tập dữ liệu đã lưu trong {folder.name}/."
     texts = check_format(read_saved(folder))
-    prompts = Counter(prompt for prompt, _, _ in texts)
-    unknown = [prompt for prompt in prompts if prompt not in instructions]
+    hand = index_rows([dict(row) for row in course.HAND_RATED_3], "HAND_RATED_3")
+    unknown = [prompt for prompt, _, _ in texts if prompt not in hand and prompt not in course.EXERCISE_INSTRUCTIONS]
     assert not unknown, f"Tập dữ liệu có prompt không thuộc bài tập: {unknown[0]!r}."
-    assert max(prompts.values()) == 1, "Một hướng dẫn xuất hiện ở nhiều hàng — mỗi hướng dẫn cho nhiều nhất một cặp."
     same = sum(chosen == rejected for _, chosen, rejected in texts)
     assert not same, f"{same} hàng có chosen giống hệt rejected."
-    passed(f"Tập dữ liệu đã lưu: {len(texts)} hàng kiểu conversational, mỗi hướng dẫn nhiều nhất một cặp.")
+    judged = [{"prompt": p, "chosen": c, "rejected": r} for p, c, r in texts if p not in hand]
+    assert len({pair["prompt"] for pair in judged}) == len(judged), (
+        "Một hướng dẫn xuất hiện ở nhiều hàng — mỗi hướng dẫn cho nhiều nhất một cặp."
+    )
+    hand_pairs = [{"prompt": p, "chosen": c, "rejected": r} for p, c, r in texts if p in hand]
+    verify_pairs(hand_pairs, hand, "best-random-lower", FINAL_MARGIN, "các hàng chấm tay (HAND_RATED_3)")
+    report_pass(f"Tập dữ liệu đã lưu: {len(texts)} hàng kiểu conversational; các cặp của hàng chấm tay đúng quy ước.")

@@ -35,4 +35,8 @@ HAND_RATED_3 = (
      "generation_models": ["hand A", "hand B", "hand C"], "ratings": [5, 4, 4]},
     {"instruction": "Spell 'cat' backwards.", "generations": ["tac", "act", "It is tac."],
      "generation_models": ["hand A", "hand B", "hand C"], "ratings": [2, 1, 5]},
+    {"instruction": "Name a fruit.", "generations": ["An apple.", "Fruit.", "A chair."],
+     "generation_models": ["hand A", "hand B", "hand C"], "ratings": [5, 3, 3]},
+    {"instruction": "What colour is the sky on a clear day?", "generations": ["Blue.", "It is blue.", "Green."],
+     "generation_models": ["hand A", "hand B", "hand C"], "ratings": [5, 5, 3]},
 )

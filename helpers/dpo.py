@@ -67,11 +67,8 @@ def to_dataset(pairs: list[dict], style: str = "standard", system_prompt: str | 
 
 
 def write_summary(out_dir, dataset: Dataset, reports: dict) -> str:
-    """Write ``summary.json`` next to a saved dataset and return a short Vietnamese summary of it.
-
-    ``reports`` maps a stage's label to its report (pick_pairs or summarize_pairs); the last one's
-    ``chosen_models`` says who wrote the chosen texts.
-    """
+    """Write ``summary.json`` (stage label -> pick_pairs/summarize_pairs report) beside a dataset; return a summary."""
+    # The last report's chosen_models says who wrote the chosen texts.
     import json
     from pathlib import Path
 

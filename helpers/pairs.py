@@ -60,8 +60,9 @@ def pick_pair(row: dict, policy: str = "best-worst", min_margin: float = 0.0, rn
     if policy == "best-worst":
         worst = min(ratings[i] for i in candidates)
         rejected = next(i for i in candidates if ratings[i] == worst)
-    else:  # best-random-lower, as in binarized UltraFeedback
-        rejected = rng.choice([i for i in candidates if ratings[i] < best])
+    else:  # best-random-lower, as in binarized UltraFeedback: drawn among those at least min_margin below the best
+        lower = [i for i in candidates if ratings[i] < best]
+        rejected = rng.choice([i for i in lower if best - ratings[i] >= min_margin] or lower)
     if generations[chosen] == generations[rejected]:  # checked before the margin: a data defect
         return "identical_texts"
     if ratings[chosen] - ratings[rejected] < min_margin:
@@ -131,7 +132,7 @@ def summarize_pairs(rows: list[dict], pairs: list[dict], policy: str = "best-wor
     for pair in pairs:
         prompt, chosen, _ = read_pair_texts(dict(pair))
         by_prompt[prompt] = chosen
-    # A dropped row's reason is the kit's own (pick_pair); a row the kit would keep lost its seeded draw.
+    # A dropped row's reason is the kit's own (pick_pair); a row the kit would keep was dropped by the caller's own rule.
     results = [
         ("kept" if row["instruction"] in by_prompt else reason if isinstance(reason := pick_pair(row, policy, min_margin), str)
          else "below_margin")

@@ -1,8 +1,9 @@
 """Exercise checks tell right from wrong: every reasonable right answer passes, wrong or tampered work fails.
 
 No models: the data are written by hand — six judge rows for the exercise's instructions, plus the hand-rated rows
-the check cells add (`rated + list(HAND_RATED)`). Each variant is a small function that transforms the correct data,
-so a failing test names the variant. Wrong variants also say which part of the Vietnamese message must appear.
+the check cells pass on their own (`check_pairs(pairs, rated, checks.course.HAND_RATED)`). Each variant is a small
+function that transforms the correct data, so a failing test names the variant. Wrong variants also say which part of
+the Vietnamese message must appear.
 """
 
 import copy
@@ -20,30 +21,41 @@ from helpers import checks
 from helpers.course import EXERCISE_INSTRUCTIONS, HAND_RATED, HAND_RATED_3
 from helpers.dpo import to_dataset, write_summary
 from helpers.pairs import pick_pairs, summarize_pairs
+from helpers.presets import load_llm
 
 Q = list(EXERCISE_INSTRUCTIONS)
-MODELS = ["model-a", "model-b", "model-a + EvolQuality"]
+# The writers distilabel records: the preset's two generators (check_pooled compares with them), then the evolved text's.
+GENERATORS = [load_llm(role).model_name for role in ("generator_a", "generator_b")]
+MODELS = [*GENERATORS, f"{GENERATORS[0]} + EvolQuality"]
 # The judge's ratings per exercise instruction: of the two pooled completions, then of the three candidates.
 RATINGS_2 = [[2, 4], [5, 1], [3, 3], [1, 5], [4, 3], [4, 2]]
 RATINGS_3 = [[2, 4, 5], [5, 1, 1], [3, 3, 3], [1, 5, 3], [4, 3, 4], [5, 2, 1]]
+OFFLINE_3 = [[1, 2, 3]] * len(Q)  # the offline judge's final ratings, whatever the texts (notebook 03)
 # The hand-rated rows by role (test_hand_rated_rows_are_as_these_tables_assume guards the ratings).
 TIE, MISSING, FIRST_BETTER = (row["instruction"] for row in HAND_RATED)
-CLOSE, SPELL = HAND_RATED_3[3]["instruction"], HAND_RATED_3[4]["instruction"]
-BINARIZED = {"policy": "best-random-lower", "min_margin": 2}
+CLOSE, SPELL, FRUIT, SKY = (row["instruction"] for row in HAND_RATED_3[3:])
+BINARIZED = {"policy": "best-random-lower", "min_margin": checks.FINAL_MARGIN}
+# The right 🦁 pairs of the hand rows with best-random-lower and margin 2: [5, 1, 4] can only reject the 1,
+# [2, 1, 5] and [5, 3, 3] may reject either lower one, [5, 5, 3] may choose either 5.
+HAND_BINARIZED = [(FIRST_BETTER, 0, 1), (SPELL, 2, 1), (FRUIT, 0, 1), (SKY, 0, 2)]
 # The check cells' calls, with the right pairs as (instruction, chosen index, rejected index).
 STAGES = {
-    # 🐕 checks.check_pairs(pairs, rated + list(HAND_RATED))
-    "pairs": (RATINGS_2, HAND_RATED, {}, [(Q[0], 1, 0), (Q[1], 0, 1), (Q[3], 1, 0), (Q[4], 0, 1), (Q[5], 0, 1),
-                                          (FIRST_BETTER, 0, 1)]),
-    # 🦁 checks.check_pairs(final_pairs, final_rated + list(HAND_RATED_3), policy="best-random-lower", min_margin=2)
-    "final_pairs": (RATINGS_3, HAND_RATED_3, BINARIZED, [(Q[0], 2, 0), (Q[1], 0, 1), (Q[3], 1, 0), (Q[5], 0, 2),
-                                                          (SPELL, 2, 1)]),
+    # 🐕 checks.check_pairs(pairs, rated, checks.course.HAND_RATED)
+    "pairs": (RATINGS_2, {}, [(Q[0], 1, 0), (Q[1], 0, 1), (Q[3], 1, 0), (Q[4], 0, 1), (Q[5], 0, 1), (FIRST_BETTER, 0, 1)]),
+    # 🦁 checks.check_pairs(final_pairs, final_rated, checks.course.HAND_RATED_3, policy="best-random-lower",
+    # min_margin=2); [2, 4, 5] must give 5 vs 2 (filter, then draw), [4, 3, 4] and [5, 4, 4] are below the margin.
+    "final_pairs": (RATINGS_3, BINARIZED, [(Q[0], 2, 0), (Q[1], 0, 1), (Q[3], 1, 0), (Q[5], 0, 2), *HAND_BINARIZED]),
+    # the same call with the offline judge's [1, 2, 3]: every judge row gives 3 vs 1
+    "final_offline_judge": (OFFLINE_3, BINARIZED, [*((q, 2, 0) for q in Q), *HAND_BINARIZED]),
     # best-worst on three candidates (the check's default policy)
-    "final_best_worst": (RATINGS_3, HAND_RATED_3, {}, [(Q[0], 2, 0), (Q[1], 0, 1), (Q[3], 1, 0), (Q[4], 0, 1),
-                                                        (Q[5], 0, 2), (FIRST_BETTER, 0, 1), (CLOSE, 0, 1),
-                                                        (SPELL, 2, 1)]),
+    "final_best_worst": (RATINGS_3, {}, [(Q[0], 2, 0), (Q[1], 0, 1), (Q[3], 1, 0), (Q[4], 0, 1), (Q[5], 0, 2),
+                                          (FIRST_BETTER, 0, 1), (CLOSE, 0, 1), (SPELL, 2, 1), (FRUIT, 0, 1),
+                                          (SKY, 0, 2)]),
 }
-LIONS = ("final_pairs", "final_best_worst")
+LIONS = ("final_pairs", "final_offline_judge", "final_best_worst")
+BINARIZED_STAGES = ("final_pairs", "final_offline_judge")
+# The stages whose judge rows the any-stage wrong variants below are written for (the offline judge has no tie).
+JUDGE_STAGES = ("pairs", "final_pairs", "final_best_worst")
 
 
 # --- data builders -------------------------------------------------------------------------------------------------
@@ -78,17 +90,27 @@ def kit_pair(row: dict, chosen: int, rejected: int) -> dict:
             "chosen_model": row["generation_models"][chosen], "rejected_model": row["generation_models"][rejected]}
 
 
-def stage(name: str) -> tuple[list[dict], list[dict], dict]:
-    """Return fresh (right pairs, rated rows, check keyword arguments) of a check cell."""
-    ratings, hand, kwargs, picks = STAGES[name]
-    rated = make_rated(ratings) + copy.deepcopy(list(hand))
+def stage(name: str) -> tuple[list[dict], list[dict], tuple, dict]:
+    """Return fresh (right pairs, judge's rated rows, hand-rated rows, check keyword arguments) of a check cell."""
+    ratings, kwargs, picks = STAGES[name]
+    rated = make_rated(ratings)
     pairs = [kit_pair(row_of(rated, q), c, r) for q, c, r in picks]
-    return pairs, rated, dict(kwargs)
+    return pairs, rated, hand_for(rated), dict(kwargs)
+
+
+def hand_for(rated) -> tuple:
+    """The hand-rated rows the check cell passes with ``rated``: HAND_RATED with two completions, else HAND_RATED_3."""
+    return checks.course.HAND_RATED_3 if len(rated[0]["generations"]) == 3 else checks.course.HAND_RATED
+
+
+def to_pair(rated) -> list[dict]:
+    """The rows a learner picks pairs from: the judge's rows plus (copies of) the hand-rated ones, as the notebook does."""
+    return list(rated) + copy.deepcopy(list(hand_for(rated)))
 
 
 def row_of(rows: list[dict], instruction: str) -> dict:
-    """The row of ``instruction``."""
-    return next(row for row in rows if row["instruction"] == instruction)
+    """The row of ``instruction``, among ``rows`` or else the hand-rated rows that go with them."""
+    return next(row for row in [*rows, *hand_for(rows)] if row["instruction"] == instruction)
 
 
 def pair_of(pairs: list[dict], instruction: str) -> dict:
@@ -132,17 +154,32 @@ def distilabel_pair(pair: dict, row: dict) -> dict:
             "rejected_model": pair["rejected_model"], "rejected_rating": pair["score_rejected"]}
 
 
-def learner_pairs(rated: list[dict], policy: str = "best-worst", min_margin: float = 0, seed: int = 1) -> list[dict]:
-    """Pairs from a learner's own code (not the kit's): ties for the best go to the last one, other key names."""
+def learner_pairs(rows: list[dict], policy: str = "best-worst", min_margin: float = 0, seed: int = 1,
+                  draw_first: bool = False, strict: bool = False) -> list[dict]:
+    """Pairs from a learner's own code (not the kit's): ties for the best go to the last one, other key names.
+
+    best-random-lower filters, then draws: the rejected is drawn among the completions at least ``min_margin`` below the
+    best. Two mistakes: ``draw_first`` draws among all lower ones and then drops the row if the draw is too close;
+    ``strict`` wants more than ``min_margin`` (`>` for `>=`).
+    """
     rng, out = random.Random(seed), []
-    for row in rated:
-        scored = [(r, t) for r, t in zip(row["ratings"], row["generations"]) if r is not None]
-        if len(scored) < len(row["ratings"]) or len({r for r, _ in scored}) < 2:
+    for row in rows:
+        ratings = row["ratings"]
+        if None in ratings or len(set(ratings)) < 2:  # a missing score drops the whole row, as does a tie
             continue
+        scored = list(zip(ratings, row["generations"]))
         best = sorted(scored, key=lambda item: item[0])[-1]
         lower = [item for item in scored if item[0] < best[0]]
-        worst = min(lower) if policy == "best-worst" else rng.choice(lower)
-        if best[0] - worst[0] >= min_margin:
+        far = [item for item in lower if best[0] - item[0] > min_margin or not strict and best[0] - item[0] == min_margin]
+        if policy == "best-worst":
+            worst = min(lower)
+        elif draw_first:
+            worst = rng.choice(lower)
+        elif far:
+            worst = rng.choice(far)
+        else:
+            continue
+        if worst in far:
             out.append({"instruction": row["instruction"], "chosen": best[1], "rejected": worst[1],
                         "chosen_rating": best[0], "rejected_rating": worst[0]})
     return out
@@ -182,10 +219,14 @@ def fails(match: str):
 
 
 def test_hand_rated_rows_are_as_these_tables_assume():
-    """Guard: the tables above rely on these hand ratings (helpers/course.py)."""
+    """Guard: the tables above rely on these hand ratings (helpers/course.py), as the check cells pass them."""
+    assert checks.course.HAND_RATED == HAND_RATED and checks.course.HAND_RATED_3 == HAND_RATED_3
     assert [row["ratings"] for row in HAND_RATED] == [[3, 3], [None, 2], [5, 1]]
-    assert [row["ratings"] for row in HAND_RATED_3] == [[4, 4, 4], [None, 2, 5], [5, 1, 4], [5, 4, 4], [2, 1, 5]]
+    assert [row["ratings"] for row in HAND_RATED_3] == [[4, 4, 4], [None, 2, 5], [5, 1, 4], [5, 4, 4], [2, 1, 5],
+                                                        [5, 3, 3], [5, 5, 3]]
     assert [row["instruction"] for row in HAND_RATED_3[:3]] == [TIE, MISSING, FIRST_BETTER]
+    assert HAND_RATED[2]["generations"] == HAND_RATED_3[2]["generations"][:2]  # the 🐕 pair is also a right 🦁 pair
+    assert checks.FINAL_MARGIN == 2
 
 
 # --- unfinished work ----------------------------------------------------------------------------------------------
@@ -198,13 +239,13 @@ def call_with_none(name: str, tmp_path):
     calls = {
         "rows": lambda: checks.check_pooled(None),
         "rated": lambda: checks.check_ratings(None, rows),
-        "pairs": lambda: checks.check_pairs(None, rated),
-        "rated for pairs": lambda: checks.check_pairs(pairs, None),
+        "pairs": lambda: checks.check_pairs(None, rated, checks.course.HAND_RATED),
+        "rated for pairs": lambda: checks.check_pairs(pairs, None, checks.course.HAND_RATED),
         "candidates": lambda: checks.check_candidates(None, rated),
         "rated for candidates": lambda: checks.check_candidates(candidates, None),
         "final_rated": lambda: checks.check_ratings(None, candidates, completions=3),
-        "final_pairs": lambda: checks.check_pairs(None, final_rated, **BINARIZED),
-        "final_rated for pairs": lambda: checks.check_pairs(pairs, None, **BINARIZED),
+        "final_pairs": lambda: checks.check_pairs(None, final_rated, checks.course.HAND_RATED_3, **BINARIZED),
+        "final_rated for pairs": lambda: checks.check_pairs(pairs, None, checks.course.HAND_RATED_3, **BINARIZED),
         "dataset": lambda: checks.check_dataset(None, pairs, tmp_path),
         "final_pairs for dataset": lambda: checks.check_dataset(to_dataset(pairs, style="conversational"), None, tmp_path),
     }
@@ -251,8 +292,14 @@ def pooled_generations_instead_of_grouped(rows):
              "grouped_model_name": r["grouped_model_name"]} for r in rows]
 
 
+def pooled_generator_b_first(rows):
+    """`data >> [gen_b, gen_a] >> group`: generator B's completion (and name) first."""
+    return [{**row, "grouped_generation": row["grouped_generation"][::-1],
+             "grouped_model_name": row["grouped_model_name"][::-1]} for row in rows]
+
+
 RIGHT_POOLED = [pooled_generations_instead_of_grouped, pooled_list, pooled_dataset, pooled_other_order, pooled_distilabel_columns,
-                pooled_dataset_other_order_with_columns]
+                pooled_dataset_other_order_with_columns, pooled_generator_b_first]
 
 
 @pytest.mark.parametrize("variant", RIGHT_POOLED, ids=lambda v: v.__name__)
@@ -279,6 +326,8 @@ def pooled_no_model_names(rows): return [{k: v for k, v in row.items() if k != "
 def pooled_one_model_name(rows): return set_row(rows, 0, grouped_model_name=["model-a"])
 def pooled_no_instruction_column(rows): return set_row(rows, 0, instruction=None)
 def pooled_string(rows): return "rows"
+def pooled_other_writers(rows): return [{**row, "grouped_model_name": ["model-a", "model-b"]} for row in rows]
+def pooled_one_generator_twice(rows): return set_row(rows, 1, grouped_model_name=[GENERATORS[0]] * 2)
 
 
 WRONG_POOLED = [
@@ -293,6 +342,9 @@ WRONG_POOLED = [
     (pooled_one_model_name, "thiếu tên mô hình"),
     (pooled_no_instruction_column, "Hàng 1 của `rows` không có cột `instruction`"),
     (pooled_string, "`rows` phải là một danh sách các dict"),
+    (pooled_other_writers, f"Hàng 1 do ['model-a', 'model-b'] viết, nhưng hai bộ sinh của preset là {GENERATORS}"),
+    (pooled_one_generator_twice, f"Hàng 2 do {[GENERATORS[0]] * 2} viết, nhưng hai bộ sinh của preset là {GENERATORS} — "
+                                 "hãy dùng `load_llm(\"generator_a\")` và `load_llm(\"generator_b\")`"),
 ]
 
 
@@ -382,9 +434,10 @@ WRONG_RATINGS = [
     (no_ratings_column, "Hàng 2 có 0 điểm cho 2 phần hoàn thành"),
     (rated_text_edited, "Hàng 2: các phần hoàn thành được chấm không phải các phần của hàng đầu vào"),
     (rated_text_from_another_row, "Hàng 2: các phần hoàn thành được chấm không phải các phần của hàng đầu vào"),
-    (rated_row_missing, "`rated` phải có đúng các hướng dẫn của hàng đầu vào (6 hàng), nhưng có 5"),
+    (rated_row_missing, f"`rated` phải có đúng các hướng dẫn của hàng đầu vào (6 hàng) — thiếu [{Q[5]!r}], thừa []"),
     (rated_row_duplicated, "xuất hiện hai lần trong `rated`"),
-    (rated_hand_rows_added, "`rated` phải có đúng các hướng dẫn của hàng đầu vào (6 hàng), nhưng có 9"),
+    (rated_hand_rows_added, f"(6 hàng) — thiếu [], thừa {[row['instruction'] for row in HAND_RATED]!r}: hãy chấm mọi "
+                            "hàng, mỗi hàng một lần (các hàng chấm tay không thuộc `rated`)"),
     (rated_not_renamed, "hãy đổi tên `grouped_generation`"),
     (rated_three_completions, "Hàng 1 có 3 phần hoàn thành, cần 2"),
 ]
@@ -394,6 +447,13 @@ WRONG_RATINGS = [
 def test_wrong_ratings_fail(variant, match):
     with fails(match):
         checks.check_ratings(*variant(make_rated(), make_rows()))
+
+
+def test_final_ratings_with_the_hand_rows_added_fail():
+    final_rated = make_rated(RATINGS_3) + copy.deepcopy(list(HAND_RATED_3))
+    with fails(f"thừa {[row['instruction'] for row in HAND_RATED_3]!r}: hãy chấm mọi hàng, mỗi hàng một lần (các hàng "
+               "chấm tay không thuộc `final_rated`)"):
+        checks.check_ratings(final_rated, make_candidates(), completions=3)
 
 
 def test_final_ratings_without_the_evolved_candidate_fail():
@@ -408,7 +468,7 @@ def test_a_none_text_in_the_rated_rows_fails_with_a_message():
         checks.check_ratings(rated, make_rows())
 
 
-# --- pairs: checks.check_pairs(pairs, rated + HAND_RATED) and the 🦁 call -------------------------------------------
+# --- pairs: checks.check_pairs(pairs, rated, checks.course.HAND_RATED) and the 🦁 call ----------------------------
 
 def kit_layout(pairs, rated): return pairs, rated
 def without_scores(pairs, rated): return [without_score_keys(p) for p in pairs], rated
@@ -449,7 +509,8 @@ def extra_pair_keys(pairs, rated):
 
 
 def rated_completions_reordered(pairs, rated): return pairs, completions_other_order(rated, None)[0]
-def learner_code(pairs, rated): return learner_pairs(rated), rated
+def learner_code(pairs, rated): return learner_pairs(to_pair(rated)), rated
+def learner_binarized_code(pairs, rated): return learner_pairs(to_pair(rated), **BINARIZED), rated
 
 
 RIGHT_PAIRS_ANY_STAGE = [kit_layout, without_scores, integer_scores, distilabel_rating_keys, instruction_instead_of_prompt,
@@ -458,59 +519,118 @@ RIGHT_PAIRS_ANY_STAGE = [kit_layout, without_scores, integer_scores, distilabel_
                          rated_as_dataset, extra_pair_keys, rated_completions_reordered]
 
 
-def draw_below_margin_dropped(pairs, rated): return without(pairs, Q[0]), rated  # [2, 4, 5]: drew the 4
-def other_lower_drawn(pairs, rated): return repick(pairs, rated, Q[3], 1, 2)  # [1, 5, 3]: 5 vs 3
+def other_lower_drawn(pairs, rated): return repick(pairs, rated, Q[3], 1, 2)  # [1, 5, 3]: 5 vs 3, also 2 below
 def other_tied_worst(pairs, rated): return repick(pairs, rated, Q[1], 0, 2)  # [5, 1, 1]
 def other_tied_best(pairs, rated): return repick(pairs, rated, Q[4], 2, 1)  # [4, 3, 4]
-def missing_score_row_kept_without_it(pairs, rated): return repick(pairs, rated, MISSING, 2, 1)  # [None, 2, 5]
-def first_better_drew_the_lowest(pairs, rated): return repick(pairs, rated, FIRST_BETTER, 0, 1)  # [5, 1, 4]
-def learner_binarized_code(pairs, rated): return learner_pairs(rated, "best-random-lower", 2), rated
+def close_other_tied_worst(pairs, rated): return repick(pairs, rated, CLOSE, 0, 2)  # [5, 4, 4]
+def spell_other_far_below(pairs, rated): return repick(pairs, rated, SPELL, 2, 0)  # [2, 1, 5]: 5 vs 2
+def fruit_other_lower(pairs, rated): return repick(pairs, rated, FRUIT, 0, 2)  # [5, 3, 3]: the other 3
+def sky_other_best_chosen(pairs, rated): return repick(pairs, rated, SKY, 1, 2)  # [5, 5, 3]: the other 5
 
 
 def none_3_1_row_dropped(pairs, rated):
-    """A row rated [None, 3, 1] (no pair in the right answer) may be dropped."""
+    """A judge row rated [None, 3, 1] gives no pair: the whole row is dropped."""
     row_of(rated, Q[5])["ratings"] = [None, 3, 1]
     return without(pairs, Q[5]), rated
 
 
-def none_3_1_row_kept(pairs, rated):
-    """... or keep its 3-vs-1 pair, leaving the unrated completion out."""
-    row_of(rated, Q[5])["ratings"] = [None, 3, 1]
-    return repick(pairs, rated, Q[5], 1, 2)
+def spoil_unused_completion(pairs, rated, text_of) -> int:
+    """Replace the completion of row 2 that its pair does not use by ``text_of(row)``; return its index."""
+    row, pair = row_of(rated, Q[1]), pair_of(pairs, Q[1])
+    unused = next(i for i, text in enumerate(row["generations"]) if text not in (pair["chosen"], pair["rejected"]))
+    row["generations"][unused] = text_of(row)
+    return unused
+
+
+def empty_unused_completion_kept(pairs, rated):
+    """A row with an empty completion (not used by its pair) may still give a pair..."""
+    spoil_unused_completion(pairs, rated, lambda row: "  ")
+    return pairs, rated
+
+
+def empty_completion_row_dropped(pairs, rated):
+    """... or be dropped, as the notebook's pick function does not look for empty texts."""
+    spoil_unused_completion(pairs, rated, lambda row: "")
+    return without(pairs, Q[1]), rated
+
+
+def duplicate_texts_row_kept(pairs, rated):
+    """A row where two completions have the same text (rated differently or not) may give a pair..."""
+    spoil_unused_completion(pairs, rated, lambda row: pair_of(pairs, Q[1])["rejected"])
+    return pairs, rated
+
+
+def duplicate_texts_row_dropped(pairs, rated):
+    """... or be dropped."""
+    spoil_unused_completion(pairs, rated, lambda row: pair_of(pairs, Q[1])["rejected"])
+    return without(pairs, Q[1]), rated
+
+
+def right_param(names, variants) -> list:
+    """Right variants for each stage of ``names``."""
+    return [pytest.param(name, v, id=f"{name}-{v.__name__}") for name in names for v in variants]
 
 
 RIGHT_PAIRS = (
-    [pytest.param(name, v, id=f"{name}-{v.__name__}") for name in STAGES for v in RIGHT_PAIRS_ANY_STAGE]
-    + [pytest.param(name, v, id=f"{name}-{v.__name__}") for name in ("pairs", "final_best_worst") for v in [learner_code]]
-    + [pytest.param(name, v, id=f"{name}-{v.__name__}") for name in LIONS
-       for v in [other_tied_worst, missing_score_row_kept_without_it, none_3_1_row_dropped, none_3_1_row_kept]]
-    + [pytest.param("final_pairs", v, id=f"final_pairs-{v.__name__}")
-       for v in [draw_below_margin_dropped, other_lower_drawn, first_better_drew_the_lowest, learner_binarized_code]]
-    + [pytest.param("final_best_worst", other_tied_best, id="final_best_worst-other_tied_best")]
+    right_param(STAGES, RIGHT_PAIRS_ANY_STAGE)
+    + right_param(("pairs", "final_best_worst"), [learner_code])
+    + right_param(LIONS, [none_3_1_row_dropped, fruit_other_lower, sky_other_best_chosen, empty_unused_completion_kept,
+                          empty_completion_row_dropped, duplicate_texts_row_kept, duplicate_texts_row_dropped])
+    + right_param(("final_pairs", "final_best_worst"), [other_tied_worst])
+    + right_param(BINARIZED_STAGES, [spell_other_far_below, learner_binarized_code])
+    + right_param(("final_pairs",), [other_lower_drawn])
+    + right_param(("final_best_worst",), [other_tied_best, close_other_tied_worst])
 )
+
+
+def check_pairs_as_the_cell_does(pairs, rated, hand, kwargs) -> None:
+    """checks.check_pairs(pairs, rated, checks.course.HAND_RATED[_3], ...), as the check cells call it."""
+    checks.check_pairs(pairs, rated, hand, **kwargs)
 
 
 @pytest.mark.parametrize("name, variant", RIGHT_PAIRS)
 def test_right_pairs_pass(name, variant, capsys):
-    pairs, rated, kwargs = stage(name)
-    checks.check_pairs(*variant(pairs, rated), **kwargs)
+    pairs, rated, hand, kwargs = stage(name)
+    check_pairs_as_the_cell_does(*variant(pairs, rated), hand, kwargs)
     assert_passed(capsys)
 
 
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("name", STAGES)
 def test_pairs_from_the_kits_pick_pairs_pass(name, seed, capsys):
-    _, rated, kwargs = stage(name)
-    pairs, _ = pick_pairs(rated, seed=seed, **kwargs)
-    checks.check_pairs(pairs, rated, **kwargs)
+    _, rated, hand, kwargs = stage(name)
+    pairs, _ = pick_pairs(to_pair(rated), seed=seed, **kwargs)
+    check_pairs_as_the_cell_does(pairs, rated, hand, kwargs)
     assert_passed(capsys)
 
 
-def test_the_pairs_report_says_what_was_dropped_and_why(capsys):
-    pairs, rated, kwargs = stage("pairs")
-    checks.check_pairs(pairs, rated, **kwargs)
+@pytest.mark.parametrize("seed", range(10))
+@pytest.mark.parametrize("name", BINARIZED_STAGES)
+def test_a_learners_filter_then_draw_passes_whatever_the_seed(name, seed, capsys):
+    _, rated, hand, kwargs = stage(name)
+    check_pairs_as_the_cell_does(learner_pairs(to_pair(rated), seed=seed, **kwargs), rated, hand, kwargs)
+    assert_passed(capsys)
+
+
+@pytest.mark.parametrize("name, report", [
+    ("pairs", "✅ 6 cặp khớp điểm của giám khảo: chosen là phần điểm cao nhất, rejected thấp nhất; hàng bị bỏ: "
+              "2 hoà điểm, 1 thiếu điểm."),
+    ("final_pairs", "✅ 8 cặp khớp điểm của giám khảo: chosen là phần điểm cao nhất, rejected thấp hơn ít nhất 2 điểm; "
+                    "hàng bị bỏ: 2 hoà điểm, 2 dưới ngưỡng, 1 thiếu điểm."),
+    ("final_offline_judge", "✅ 10 cặp khớp điểm của giám khảo: chosen là phần điểm cao nhất, rejected thấp hơn ít nhất "
+                            "2 điểm; hàng bị bỏ: 1 hoà điểm, 1 thiếu điểm, 1 dưới ngưỡng."),
+])
+def test_the_pairs_report_says_what_was_dropped_and_why(name, report, capsys):
+    pairs, rated, hand, kwargs = stage(name)
+    check_pairs_as_the_cell_does(pairs, rated, hand, kwargs)
+    assert capsys.readouterr().out.strip() == report
+
+
+def test_the_pairs_report_counts_rows_with_empty_or_duplicate_texts(capsys):
+    pairs, rated, hand, kwargs = stage("final_pairs")
+    check_pairs_as_the_cell_does(*empty_completion_row_dropped(pairs, rated), hand, kwargs)
     out = capsys.readouterr().out
-    assert out.startswith("✅ 6 cặp khớp điểm của giám khảo") and "hàng bị bỏ: 2 hoà điểm, 1 thiếu điểm hoặc có phần rỗng." in out
+    assert out.startswith("✅ 7 cặp") and "hàng bị bỏ: 1 có phần rỗng/trùng, 2 hoà điểm, 2 dưới ngưỡng, 1 thiếu điểm." in out
 
 
 def swapped_texts_kept_scores(pairs, rated):
@@ -534,6 +654,12 @@ def swapped_all_pairs_as_dataset(pairs, rated):
     return as_dataset({**p, "chosen": p["rejected"], "rejected": p["chosen"]} for p in pairs), rated
 
 
+def swapped_hand_pair(pairs, rated):
+    pair = pair_of(pairs, FIRST_BETTER)
+    pair["chosen"], pair["rejected"] = pair["rejected"], pair["chosen"]
+    return pairs, rated
+
+
 def swapped_scores_kept_texts(pairs, rated):
     pair = pair_of(pairs, Q[1])
     pair["score_chosen"], pair["score_rejected"] = pair["score_rejected"], pair["score_chosen"]
@@ -548,6 +674,12 @@ def swapped_distilabel_ratings(pairs, rated):
 
 def made_up_score(pairs, rated):
     pair_of(pairs, Q[1])["score_rejected"] += 1
+    return pairs, rated
+
+
+def swapped_writers(pairs, rated):
+    pair = pair_of(pairs, Q[1])
+    pair["chosen_model"], pair["rejected_model"] = pair["rejected_model"], pair["chosen_model"]
     return pairs, rated
 
 
@@ -606,19 +738,26 @@ def pairs_one_dict(pairs, rated): return pairs[0], rated
 def rated_without_ratings(pairs, rated): return pairs, [{k: v for k, v in r.items() if k != "ratings"} for r in rated]
 
 
+def hand_rows_in_rated_too(pairs, rated):
+    """`check_pairs(pairs, to_pair, HAND_RATED)`: the hand rows are added twice."""
+    return pairs, to_pair(rated)
+
+
 WRONG_PAIRS_ANY_STAGE = [
     (swapped_texts_kept_scores, "chosen phải là phần điểm cao nhất (bạn có đảo chosen và rejected không?)"),
     (swapped_texts_and_scores, "bạn có đảo chosen và rejected không?"),
     (swapped_texts_trl_layout, "bạn có đảo chosen và rejected không?"),
     (swapped_texts_distilabel_layout, "bạn có đảo chosen và rejected không?"),
     (swapped_all_pairs_as_dataset, "bạn có đảo chosen và rejected không?"),
+    (swapped_hand_pair, f"({FIRST_BETTER!r}): giám khảo chấm chosen 1 điểm nhưng một phần khác của hàng được 5"),
     (swapped_scores_kept_texts, "không khớp điểm giám khảo đã chấm"),
     (swapped_distilabel_ratings, "không khớp điểm giám khảo đã chấm"),
     (made_up_score, "không khớp điểm giám khảo đã chấm"),
-    (tie_kept, "hàng hoà điểm phải bị bỏ"),
-    (hand_tie_kept, "hàng hoà điểm phải bị bỏ"),
-    (unrated_completion_chosen, "có điểm không hợp lệ (None)"),
-    (rating_none_in_a_kept_pair, "có điểm không hợp lệ (None)"),
+    (swapped_writers, "hãy lấy văn bản và tên người viết từ cùng một vị trí"),
+    (tie_kept, f"({Q[2]!r}): mọi phần của hàng này cùng điểm"),
+    (hand_tie_kept, "hàng mà mọi phần cùng điểm phải bị bỏ"),
+    (unrated_completion_chosen, f"({MISSING!r}): hàng này có điểm `None` (giám khảo không chấm được) — bỏ cả hàng"),
+    (rating_none_in_a_kept_pair, f"({Q[1]!r}): hàng này có điểm `None`"),
     (pair_dropped, f"hàng có chênh lệch điểm rõ ràng nhưng không cho cặp nào, ví dụ {Q[1]!r}"),
     (all_pairs_dropped, "hàng có chênh lệch điểm rõ ràng nhưng không cho cặp nào"),
     (duplicate_pair, f"Hướng dẫn {Q[1]!r} cho hai cặp"),
@@ -627,21 +766,49 @@ WRONG_PAIRS_ANY_STAGE = [
     (chosen_edited, "`chosen` không phải một phần hoàn thành của hàng này"),
     (chosen_equals_rejected, "chosen và rejected giống hệt nhau"),
     (empty_completion_used, "dùng một phần hoàn thành rỗng"),
-    (unknown_prompt, "có prompt 'What is real data?', không phải hướng dẫn nào"),
-    (no_rejected_key, "phải có `prompt` (hướng dẫn), `chosen` và `rejected`"),
+    (unknown_prompt, "có prompt 'What is real data?', không phải hướng dẫn nào của"),
+    (no_rejected_key, "phải có `prompt` (hướng dẫn: `row[\"instruction\"]`), `chosen` và `rejected`"),
     (pairs_one_dict, "phải là một danh sách các dict (hoặc một datasets.Dataset), không phải dict"),
     (rated_without_ratings, "Các hàng được chấm phải có `generations` và `ratings`"),
+    (hand_rows_in_rated_too, f"Hướng dẫn {TIE!r} xuất hiện hai lần"),
 ]
 
 
 def evolved_assumed_chosen(pairs, rated): return repick(pairs, rated, Q[3], 2, 0)  # [1, 5, 3]: 3 vs 1
-def margin_one_kept(pairs, rated): return repick(pairs, rated, Q[0], 2, 1)  # [2, 4, 5]: 5 vs 4
+def margin_one_kept(pairs, rated): return repick(pairs, rated, Q[0], 2, 1)  # [2, 4, 5]: 5 vs 4; [1, 2, 3]: 3 vs 2
 def below_margin_row_kept(pairs, rated): return repick(pairs, rated, Q[4], 0, 1)  # [4, 3, 4]
 def close_hand_row_kept(pairs, rated): return repick(pairs, rated, CLOSE, 0, 1)  # [5, 4, 4]
+def first_better_drew_the_4(pairs, rated): return repick(pairs, rated, FIRST_BETTER, 0, 2)  # [5, 1, 4]
+def sky_two_best_paired(pairs, rated): return repick(pairs, rated, SKY, 0, 1)  # [5, 5, 3]: 5 vs 5
 def rejected_not_the_worst(pairs, rated): return repick(pairs, rated, Q[5], 0, 1)  # [5, 2, 1]: 5 vs 2
 def hand_rejected_not_the_worst(pairs, rated): return repick(pairs, rated, FIRST_BETTER, 0, 2)  # [5, 1, 4]
-def clear_hand_row_dropped(pairs, rated): return without(pairs, FIRST_BETTER), rated  # [5, 1]
-def clear_hand_row_3_dropped(pairs, rated): return without(pairs, SPELL), rated  # [2, 1, 5]
+def missing_score_row_kept_without_it(pairs, rated): return repick(pairs, rated, MISSING, 2, 1)  # [None, 2, 5]
+def clear_hand_row_dropped(pairs, rated): return without(pairs, FIRST_BETTER), rated  # [5, 1] / [5, 1, 4]
+def spell_row_dropped(pairs, rated): return without(pairs, SPELL), rated  # [2, 1, 5]
+def fruit_row_dropped(pairs, rated): return without(pairs, FRUIT), rated  # [5, 3, 3]: on the margin
+def sky_row_dropped(pairs, rated): return without(pairs, SKY), rated  # [5, 5, 3]: two best
+def judge_row_lost_its_draw(pairs, rated): return without(pairs, Q[0]), rated  # drew the 4 of [2, 4, 5] / 2 of [1, 2, 3]
+
+
+def none_3_1_row_kept(pairs, rated):
+    """A judge row rated [None, 3, 1] kept as 3 vs 1, leaving the unrated completion out."""
+    row_of(rated, Q[5])["ratings"] = [None, 3, 1]
+    return repick(pairs, rated, Q[5], 1, 2)
+
+
+def margin_off_by_one(pairs, rated):
+    """`best - rating > MIN_MARGIN`: the rows exactly on the margin ([5, 3, 3], [5, 5, 3], [1, 2, 3]) lose their pair."""
+    return learner_pairs(to_pair(rated), **BINARIZED, strict=True), rated
+
+
+def learner_draws_then_filters(pairs, rated):
+    """Draw among all lower completions, then drop the row if the draw is too close (seed 0 draws the 4 of [2, 4, 5])."""
+    return learner_pairs(to_pair(rated), **BINARIZED, seed=0, draw_first=True), rated
+
+
+def hand_rows_only(pairs, rated):
+    """Pairs picked from HAND_RATED_3 alone: the judge's rows are forgotten."""
+    return learner_pairs(list(hand_for(rated)), **BINARIZED), rated
 
 
 def param(name, variant, match):
@@ -649,30 +816,61 @@ def param(name, variant, match):
     return pytest.param(name, variant, match, id=f"{name}-{variant.__name__}")
 
 
+BELOW_MARGIN = "rejected phải thấp hơn ít nhất 2 điểm (chọn rejected trong các phần có điểm ≤ "
+
+
+def lost(count: int, instruction: str) -> str:
+    """The message of ``count`` rows that must give a pair and gave none, the first being ``instruction``."""
+    return f"{count} hàng có chênh lệch điểm rõ ràng nhưng không cho cặp nào, ví dụ {instruction!r}"
+
+
 WRONG_PAIRS = (
-    [param(name, v, match) for name in STAGES for v, match in WRONG_PAIRS_ANY_STAGE]
-    + [param(name, evolved_assumed_chosen, "chosen phải là phần điểm cao nhất") for name in LIONS]
-    + [param("final_pairs", v, "rejected phải thấp hơn ít nhất 2 điểm")
-       for v in (margin_one_kept, below_margin_row_kept, close_hand_row_kept)]
+    [param(name, v, match) for name in JUDGE_STAGES for v, match in WRONG_PAIRS_ANY_STAGE]
+    + [param("final_offline_judge", v, match) for v, match in WRONG_PAIRS_ANY_STAGE if v is not tie_kept]
+    + [param(name, evolved_assumed_chosen, "chosen phải là phần điểm cao nhất")
+       for name in ("final_pairs", "final_best_worst")]
+    + [param(name, v, "hàng này có điểm `None` (giám khảo không chấm được) — bỏ cả hàng, không bao giờ giữ nó")
+       for name in LIONS for v in (missing_score_row_kept_without_it, none_3_1_row_kept)]
+    + [param(name, sky_two_best_paired, f"({SKY!r}): rejected được 5 điểm, chosen 5") for name in LIONS]
+    + [param(name, v, lost(1, instruction)) for name in LIONS
+       for v, instruction in ((clear_hand_row_dropped, FIRST_BETTER), (spell_row_dropped, SPELL),
+                              (fruit_row_dropped, FRUIT), (sky_row_dropped, SKY))]
+    + [param(name, v, BELOW_MARGIN) for name in BINARIZED_STAGES
+       for v in (margin_one_kept, close_hand_row_kept, first_better_drew_the_4)]
+    + [param("final_pairs", below_margin_row_kept, f"({Q[4]!r}): rejected được 3 điểm, chosen 4 — {BELOW_MARGIN}2;")]
+    + [param(name, judge_row_lost_its_draw, lost(1, Q[0])) for name in BINARIZED_STAGES]
+    + [param("final_pairs", learner_draws_then_filters, lost(2, Q[0])),  # and [5, 1, 4]
+       param("final_offline_judge", learner_draws_then_filters, lost(6, Q[0])),
+       param("final_pairs", margin_off_by_one, lost(2, FRUIT)),  # and the sky's [5, 5, 3]
+       param("final_offline_judge", margin_off_by_one, lost(8, Q[0])),
+       param("final_pairs", hand_rows_only,
+             lost(4, Q[0]) + " — hãy chọn cặp trên `to_pair_final` (hàng của giám khảo và hàng chấm tay)"),
+       param("final_offline_judge", hand_rows_only, lost(6, Q[0]))]
     + [param("final_best_worst", v, "rejected phải là phần điểm thấp nhất")
        for v in (rejected_not_the_worst, hand_rejected_not_the_worst)]
-    + [param("pairs", clear_hand_row_dropped, f"không cho cặp nào, ví dụ {FIRST_BETTER!r}"),
-       param("final_pairs", clear_hand_row_3_dropped, f"không cho cặp nào, ví dụ {SPELL!r}"),
-       param("final_best_worst", clear_hand_row_3_dropped, f"không cho cặp nào, ví dụ {SPELL!r}")]
+    + [param("pairs", clear_hand_row_dropped, lost(1, FIRST_BETTER) + " — hãy chọn cặp trên `to_pair`")]
 )
 
 
 @pytest.mark.parametrize("name, variant, match", WRONG_PAIRS)
 def test_wrong_pairs_fail(name, variant, match):
-    pairs, rated, kwargs = stage(name)
+    pairs, rated, hand, kwargs = stage(name)
     with fails(match):
-        checks.check_pairs(*variant(pairs, rated), **kwargs)
+        check_pairs_as_the_cell_does(*variant(pairs, rated), hand, kwargs)
+
+
+def test_the_kits_draw_could_not_lose_a_row_that_has_a_completion_far_enough_below():
+    """Filter, then draw: whatever the seed, [2, 4, 5], [1, 2, 3] and [5, 1, 4] keep their pair at margin 2."""
+    rows = [{"instruction": str(r), "generations": ["x", "y", "z"], "ratings": r} for r in ([2, 4, 5], [1, 2, 3], [5, 1, 4])]
+    for seed in range(20):
+        pairs, report = pick_pairs(rows, **BINARIZED, seed=seed)
+        assert report["kept"] == 3 and all(p["score_chosen"] - p["score_rejected"] >= 2 for p in pairs)
 
 
 def test_an_unknown_policy_fails():
-    pairs, rated, _ = stage("pairs")
-    with fails("policy phải là một trong"):
-        checks.check_pairs(pairs, rated, policy="best_worst")
+    pairs, rated, hand, _ = stage("pairs")
+    with pytest.raises(ValueError, match=re.escape("Chiến lược `best_worst` không tồn tại")):
+        checks.check_pairs(pairs, rated, hand, policy="best_worst")
 
 
 # --- 🦁 candidates: checks.check_candidates(candidates, rated) -----------------------------------------------------
@@ -757,6 +955,25 @@ def candidate_row_duplicated(candidates, rated): return candidates + [candidates
 def candidate_no_generations(candidates, rated): return set_row(candidates, 1, generations=None), rated
 
 
+def same_third_on_every_row(candidates, rated):
+    """One fixed text (not EvolQuality's rewrite of each row) as the third candidate everywhere."""
+    for row in candidates:
+        row["generations"][2] = "A better answer."
+    return candidates, rated
+
+
+def pooled_writers_swapped(candidates, rated):
+    """The two pooled texts of row 2 keep their places but trade writers."""
+    candidates[1]["generation_models"][:2] = candidates[1]["generation_models"][1::-1]
+    return candidates, rated
+
+
+def evolved_writer_misplaced(candidates, rated):
+    """The evolved text is put first, its writer left last."""
+    candidates[1]["generations"].insert(0, candidates[1]["generations"].pop(2))
+    return candidates, rated
+
+
 WRONG_CANDIDATES = [
     (third_equals_pooled, "Hàng 2: ứng viên thứ ba phải là bản viết lại mới của EvolQuality"),
     (third_empty, "Hàng 2: ứng viên thứ ba phải là bản viết lại mới"),
@@ -772,6 +989,9 @@ WRONG_CANDIDATES = [
     (candidate_row_missing, "`candidates` phải có một hàng cho mỗi hàng của `rated` (6), nhưng có 5"),
     (candidate_row_duplicated, "xuất hiện hai lần trong `candidates`"),
     (candidate_no_generations, "Hàng 2 của `candidates` không có cột `generations`"),
+    (same_third_on_every_row, "Ứng viên thứ ba giống hệt nhau ở mọi hàng"),
+    (pooled_writers_swapped, "Hàng 2: một phần đã tổng hợp mang tên người viết khác với trong `rated`"),
+    (evolved_writer_misplaced, "Hàng 2: một phần đã tổng hợp mang tên người viết khác với trong `rated`"),
 ]
 
 
@@ -874,6 +1094,7 @@ def texts_swapped(pairs, out):
     return save(to_dataset(swapped, style="conversational"), out), pairs
 
 
+def dog_pairs_saved(pairs, out): return save(to_dataset(stage("pairs")[0], style="conversational"), out), pairs
 def not_saved(pairs, out): return to_dataset(pairs, style="conversational"), pairs
 def saved_elsewhere(pairs, out): return save(to_dataset(pairs, style="conversational"), out.parent / "other"), pairs
 
@@ -899,9 +1120,10 @@ WRONG_DATASETS = [
     (user_message_kept_in_chosen, "Hàng 1: `chosen` chỉ chứa câu trả lời (role \"assistant\")"),
     (prompt_ends_with_assistant, "Hàng 1: tin nhắn cuối của `prompt` phải có role \"user\""),
     (empty_chosen, "Hàng 2: `chosen` rỗng"),
-    (row_missing, "đúng một hàng cho mỗi cặp của `final_pairs` (5 cặp)"),
-    (row_duplicated, "đúng một hàng cho mỗi cặp của `final_pairs` (5 cặp)"),
-    (texts_swapped, "ở đây có 5 hàng và 1 hàng không khớp cặp nào"),
+    (row_missing, "đúng một hàng cho mỗi cặp của `final_pairs` (8 cặp, không phải `pairs` của mức 🐕)"),
+    (row_duplicated, "đúng một hàng cho mỗi cặp của `final_pairs` (8 cặp"),
+    (texts_swapped, "ở đây có 8 hàng và 1 hàng không khớp cặp nào"),
+    (dog_pairs_saved, "đúng một hàng cho mỗi cặp của `final_pairs` (8 cặp, không phải `pairs` của mức 🐕)"),
     (not_saved, "Chưa thấy tập dữ liệu đã lưu trong preference_dpo_dataset/"),
     (saved_elsewhere, "Chưa thấy tập dữ liệu đã lưu"),
     (saved_before_a_fix, "Bản đã lưu khác `dataset` trong bộ nhớ"),
@@ -920,6 +1142,39 @@ def test_wrong_datasets_fail(variant, match, tmp_path):
         checks.check_dataset(dataset, pairs, out)
 
 
+def saved_final_pairs(pairs, out): return save(to_dataset(pairs, style="conversational"), out)
+
+
+def saved_other_judge_pairs(pairs, out):
+    """The judge's rows of a real run: any one pair per instruction (their ratings stay in the learner's kernel)."""
+    judged = [{"prompt": q, "chosen": f"Judged best answer {i}.", "rejected": f"Judged worse answer {i}."}
+              for i, q in enumerate(Q) if i != 2]
+    return save(to_dataset(judged + [p for p in pairs if p["prompt"] not in Q], style="conversational"), out)
+
+
+def saved_hand_rows_other_draws(pairs, out):
+    """[2, 1, 5] rejects the 2, [5, 3, 3] the other 3, [5, 5, 3] chooses the other 5: right draws too."""
+    rated = make_rated(RATINGS_3)
+    for instruction, chosen, rejected in ((SPELL, 2, 0), (FRUIT, 0, 2), (SKY, 1, 2)):
+        pairs, _ = repick(pairs, rated, instruction, chosen, rejected)
+    return save(to_dataset(pairs, "conversational", system_prompt="Be kind."), out)
+
+
+def saved_by_the_kits_pick_pairs(pairs, out):
+    return save(to_dataset(pick_pairs(to_pair(make_rated(RATINGS_3)), **BINARIZED, seed=7)[0], "conversational"), out)
+
+
+RIGHT_SAVED = [saved_final_pairs, saved_other_judge_pairs, saved_hand_rows_other_draws, saved_by_the_kits_pick_pairs]
+
+
+@pytest.mark.parametrize("variant", RIGHT_SAVED, ids=lambda v: v.__name__)
+def test_right_saved_datasets_pass(variant, tmp_path, capsys):
+    out = tmp_path / "preference_dpo_dataset"
+    variant(stage("final_pairs")[0], out)
+    checks.check_saved_dataset(out)
+    assert_passed(capsys)
+
+
 def saved_unknown_prompt(pairs, out):
     return save(to_dataset(pairs + [{**pairs[0], "prompt": "What is real data?"}], style="conversational"), out)
 
@@ -936,12 +1191,53 @@ def saved_standard(pairs, out): return save(to_dataset(pairs, style="standard"),
 def nothing_saved(pairs, out): return None
 
 
+def saved_after(change):
+    """A wrong saved dataset: the right 🦁 pairs changed by ``change(pairs, rated)``, then saved."""
+    def variant(pairs, out):
+        pairs, _ = change(pairs, make_rated(RATINGS_3))
+        return save(to_dataset(pairs, style="conversational"), out)
+    variant.__name__ = f"saved_{change.__name__}"
+    return variant
+
+
+def hand_row_duplicated(pairs, rated): return pairs + [{**pair_of(pairs, SPELL), "rejected": "tac"}], rated
+
+
+def hand_chosen_edited(pairs, rated):
+    pair_of(pairs, FRUIT)["chosen"] = "An apple!"
+    return pairs, rated
+
+
+def swapped_spell_pair(pairs, rated):
+    pair = pair_of(pairs, SPELL)
+    pair["chosen"], pair["rejected"] = pair["rejected"], pair["chosen"]
+    return pairs, rated
+
+
+def dog_pairs_only(pairs, rated): return stage("pairs")[0], rated  # the 🐕 pairs: [5, 1] is right, the rest is missing
+
+
 WRONG_SAVED = [
     (saved_unknown_prompt, "prompt không thuộc bài tập: 'What is real data?'"),
     (saved_duplicate_prompt, "Một hướng dẫn xuất hiện ở nhiều hàng"),
     (saved_chosen_equals_rejected, "1 hàng có chosen giống hệt rejected"),
     (saved_standard, "chưa theo kiểu conversational"),
     (nothing_saved, "Không có tập dữ liệu đã lưu trong preference_dpo_dataset/"),
+    (saved_after(fruit_row_dropped), lost(1, FRUIT) + " — hãy chọn cặp trên các hàng chấm tay (HAND_RATED_3)"),
+    (saved_after(clear_hand_row_dropped), lost(1, FIRST_BETTER)),
+    (saved_after(sky_row_dropped), lost(1, SKY)),
+    (saved_after(dog_pairs_only), lost(3, SPELL)),
+    (saved_after(hand_tie_kept), f"({TIE!r}): mọi phần của hàng này cùng điểm"),
+    (saved_after(missing_score_row_kept_without_it), f"({MISSING!r}): hàng này có điểm `None`"),
+    (saved_after(unrated_completion_chosen), f"({MISSING!r}): hàng này có điểm `None`"),
+    (saved_after(swapped_spell_pair), f"({SPELL!r}): giám khảo chấm chosen 1 điểm nhưng một phần khác của hàng được 5 — "
+                                      "chosen phải là phần điểm cao nhất (bạn có đảo chosen và rejected không?)"),
+    (saved_after(swapped_hand_pair), "bạn có đảo chosen và rejected không?"),
+    (saved_after(close_hand_row_kept), f"({CLOSE!r}): rejected được 4 điểm, chosen 5 — {BELOW_MARGIN}3"),
+    (saved_after(first_better_drew_the_4), f"({FIRST_BETTER!r}): rejected được 4 điểm, chosen 5 — {BELOW_MARGIN}3"),
+    (saved_after(sky_two_best_paired), f"({SKY!r}): rejected được 5 điểm, chosen 5"),
+    (saved_after(hand_row_duplicated), f"Hướng dẫn {SPELL!r} cho hai cặp"),
+    (saved_after(hand_chosen_edited), f"({FRUIT!r}): `chosen` không phải một phần hoàn thành của hàng này"),
 ]
 
 
@@ -981,45 +1277,49 @@ def reported(report: dict) -> dict:
     return {**report, "dropped": {reason: count for reason, count in report["dropped"].items() if count}}
 
 
+# The notebook's summary cell: summarize_pairs(rated + list(HAND_RATED), pairs, ...), then the same for 🦁.
 DOG_REPORT = {"rows": 9, "kept": 6, "dropped": {"tie": 2, "invalid_ratings": 1}, "empty_completions": 0,
-              "chosen_models": {"hand A": 1, "model-a": 3, "model-b": 2}}
-LION_REPORT = {"rows": 11, "kept": 5, "dropped": {"tie": 2, "invalid_ratings": 1, "below_margin": 3},
-               "empty_completions": 0, "chosen_models": {"hand C": 1, "model-a": 2, "model-a + EvolQuality": 1, "model-b": 1}}
+              "chosen_models": {"hand A": 1, MODELS[0]: 3, MODELS[1]: 2}}
+LION_REPORT = {"rows": 13, "kept": 8, "dropped": {"tie": 2, "invalid_ratings": 1, "below_margin": 2},
+               "empty_completions": 0,
+               "chosen_models": {"hand A": 3, "hand C": 1, MODELS[0]: 2, MODELS[1]: 1, MODELS[2]: 1}}
 
 
 @pytest.mark.parametrize("layout", [kit_layout, trl_conversational, distilabel_rating_keys, pairs_as_dataset,
                                     rated_as_dataset, pairs_other_order], ids=lambda v: v.__name__)
-
-
 def test_summarize_pairs_counts_kept_and_dropped_rows_and_writers(layout):
-    pairs, rated = layout(*stage("pairs")[:2])
-    assert reported(summarize_pairs(rated, pairs, "best-worst")) == DOG_REPORT
-    pairs, rated = layout(*stage("final_pairs")[:2])
-    assert reported(summarize_pairs(rated, pairs, "best-random-lower", 2)) == LION_REPORT
+    pairs, rated, _, _ = stage("pairs")
+    assert reported(summarize_pairs(*layout(pairs, to_pair(rated))[::-1], "best-worst")) == DOG_REPORT
+    pairs, rated, _, _ = stage("final_pairs")
+    assert reported(summarize_pairs(*layout(pairs, to_pair(rated))[::-1], "best-random-lower", 2)) == LION_REPORT
 
 
 def test_summarize_pairs_gives_the_kits_reason_for_each_dropped_row():
-    pairs, rated, _ = stage("final_pairs")
-    pairs, rated = none_3_1_row_dropped(*draw_below_margin_dropped(pairs, rated))
-    rated[0]["generations"][1] = ""  # an empty completion is counted wherever it is
-    report = reported(summarize_pairs(rated, pairs, "best-random-lower", 2))
-    assert report["kept"] == 3 and report["empty_completions"] == 1
-    assert report["dropped"] == {"tie": 2, "invalid_ratings": 2, "below_margin": 4}
+    pairs, rated, _, _ = stage("final_pairs")
+    pairs, rated = none_3_1_row_dropped(pairs, rated)
+    rows = to_pair(rated)
+    rows[0]["generations"][1] = ""  # an empty completion is counted wherever it is
+    pairs = without(pairs, Q[0])  # a row the kit keeps ([2, "", 5]), dropped by the caller's own rule
+    report = reported(summarize_pairs(rows, pairs, "best-random-lower", 2))
+    assert report["kept"] == 6 and report["empty_completions"] == 1
+    assert report["dropped"] == {"tie": 2, "invalid_ratings": 2, "below_margin": 3}
     pair_of(pairs, Q[1])["chosen"] = "Not a text of the row."
-    assert summarize_pairs(rated, pairs, "best-random-lower", 2)["chosen_models"]["?"] == 1
+    assert summarize_pairs(rows, pairs, "best-random-lower", 2)["chosen_models"]["?"] == 1
 
 
 def test_write_summary_records_both_stages(tmp_path):
-    pairs, rated, _ = stage("pairs")
-    final_pairs, final_rated, _ = stage("final_pairs")
-    reports = {"🐕 hai ứng viên": summarize_pairs(rated, pairs, "best-worst"),
-               "🦁 ba ứng viên": summarize_pairs(final_rated, final_pairs, "best-random-lower", 2)}
+    pairs, rated, _, _ = stage("pairs")
+    final_pairs, final_rated, _, _ = stage("final_pairs")
+    reports = {"🐕 hai ứng viên": summarize_pairs(to_pair(rated), pairs, "best-worst"),
+               "🦁 ba ứng viên": summarize_pairs(to_pair(final_rated), final_pairs, "best-random-lower", 2)}
     dataset = save(to_dataset(final_pairs, style="conversational"), tmp_path)
     text = write_summary(tmp_path, dataset, reports)
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["rows"] == 5 and summary["reports"] == json.loads(json.dumps(reports))
+    assert summary["rows"] == 8 and summary["reports"] == json.loads(json.dumps(reports))
     assert "- 🐕 hai ứng viên: Giữ 6/9 hàng. Bỏ: 2 hàng hoà điểm, 1 hàng điểm không hợp lệ." in text
-    assert "- 🦁 ba ứng viên: Giữ 5/11 hàng." in text
-    assert "chosen do model-a viết: 2 hàng" in text and "chosen do hand C viết: 1 hàng" in text
-    assert "hand A" not in text  # writers come from the last stage only
+    assert ("- 🦁 ba ứng viên: Giữ 8/13 hàng. Bỏ: 2 hàng hoà điểm, 2 hàng chênh lệch điểm dưới ngưỡng, "
+            "1 hàng điểm không hợp lệ.") in text
+    assert f"chosen do {MODELS[0]} viết: 2 hàng" in text and "chosen do hand A viết: 3 hàng" in text
+    assert "chosen do hand C viết: 1 hàng" in text
+    assert f"chosen do {MODELS[0]} viết: 3 hàng" not in text  # writers come from the last stage only
     checks.check_saved_dataset(tmp_path)  # summary.json beside the dataset does not disturb it

@@ -24,8 +24,8 @@ def test_untouched_exercise_fails_its_checks_with_todo_messages(tmp_path, monkey
         if name:
             assert errors and errors[0].ename == "AssertionError", name
             check_errors[name] = errors[0].evalue
-    assert len(todo_errors) == 6
-    assert list(check_errors) == ["pooled", "ratings", "pairs", "candidates", "final_pairs", "dataset"]
+    assert len(todo_errors) == 7
+    assert list(check_errors) == ["pooled", "ratings", "pairs", "candidates", "final_ratings", "final_pairs", "dataset"]
     for name, message in check_errors.items():
         assert "vẫn là None — hãy làm phần TODO" in message, (name, message)
     assert not (tmp_path / "dataset").exists()  # nothing half-done was written

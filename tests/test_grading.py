@@ -1,25 +1,46 @@
 """Instructor grading, run for real: small notebooks graded by nbval in their own processes."""
 
+import contextlib
 import csv
+import io
 import os
+import re
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import nbformat
 import psutil
 import pytest
+from datasets import Dataset, load_from_disk
 
-from coursetools.grading import MARKER_ENV, find_checks, grade_notebook, main, summarize_failure, write_reports
+from coursetools import grading
+from coursetools.grading import (
+    KIT_COPY_EDITED, KIT_EDITED, MARKER_ENV, NOT_GRADED, apply_reference, find_checks, grade_folder, grade_notebook,
+    hash_folder, main, new_row, summarize_failure, validate_dataset, write_reports,
+)
 
 TIMEOUT = 15  # seconds per notebook; a kernel starts in about 2 s here
+LONG_HINT = "xem lại ô gán x ở phía trên " * 12  # a check message longer than the 200 characters of the detail
+FIRST = f"# CHECK: first\nfrom math import isclose\nassert isclose(x, 1), 'x phải bằng 1: {LONG_HINT.strip()}'"
+SECOND = "# CHECK: second\nassert y == 2 * x, 'y phải bằng 2 * x'"
 
 
 def write_notebook(path, *sources):
-    """Write a notebook of a title cell then one code cell per source."""
+    """Write a notebook of a title cell then one code cell per source (a string, or a cell as ``tagged`` gives)."""
     notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_markdown_cell("# Bài tập")] + [nbformat.v4.new_code_cell(s) for s in sources]
+    notebook.cells = [nbformat.v4.new_markdown_cell("# Bài tập")] + [
+        s if isinstance(s, dict) else nbformat.v4.new_code_cell(s) for s in sources
+    ]
     nbformat.write(notebook, path)
+
+
+def tagged(source, *tags):
+    """Return a code cell of ``source`` carrying these metadata tags."""
+    return nbformat.v4.new_code_cell(source, metadata={"tags": list(tags)})
 
 
 def make_class_folder(folder):
@@ -70,31 +91,39 @@ def find_leftovers(prefix):
     return found
 
 
+def read_rows(csv_path):
+    """Return the rows of a grades.csv by notebook name, in file order."""
+    with open(csv_path, newline="", encoding="utf-8-sig") as handle:
+        return {row["notebook"]: row for row in csv.DictReader(handle)}
+
+
+@contextlib.contextmanager
+def scratch_runs(scratch):
+    """Put the runs' temporary folders (and so their process marker) under ``scratch``; yield the monkeypatch."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tempfile, "tempdir", str(scratch))
+        yield patch
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    """Grade the class folder once through the command line; keep what it left behind."""
+    """Grade the class folder once without a reference, two notebooks at a time; keep what it left behind."""
     root = tmp_path_factory.mktemp("grading")
     folder, out, scratch = root / "class", root / "out", root / "scratch"
     make_class_folder(folder)
     scratch.mkdir()
     before = snapshot(folder)
-    # TMPDIR puts the runs' temporary folders (and so their process marker) under `scratch`.
-    environ = dict(os.environ, HF_HUB_OFFLINE="1", TMPDIR=str(scratch))
+    progress = io.StringIO()
     started = time.monotonic()
-    done = subprocess.run(
-        [sys.executable, "-m", "coursetools", "grade", str(folder), "--timeout", str(TIMEOUT), "--out", str(out)],
-        env=environ, capture_output=True, text=True, timeout=300,
-    )
+    with scratch_runs(scratch), contextlib.redirect_stderr(progress):
+        grade_folder(folder, TIMEOUT, out, jobs=2)
     seconds = time.monotonic() - started
     leftovers = find_leftovers(str(scratch))
-    with open(out / "grades.csv", newline="", encoding="utf-8-sig") as handle:
-        rows = {row["notebook"]: row for row in csv.DictReader(handle)}
-    return {"done": done, "seconds": seconds, "leftovers": leftovers, "rows": rows, "folder": folder,
-            "before": before, "out": out, "scratch": scratch}
+    return {"progress": progress.getvalue(), "seconds": seconds, "leftovers": leftovers, "folder": folder,
+            "rows": read_rows(out / "grades.csv"), "before": before, "out": out, "scratch": scratch}
 
 
 def test_statuses_and_checks(graded):
-    assert graded["done"].returncode == 0, graded["done"].stderr
     got = {
         name: (row["status"], row["checks_passed"], row["checks_total"], row["first"], row["second"], row["cleaned"])
         for name, row in graded["rows"].items()
@@ -128,10 +157,35 @@ def test_csv_columns_and_details(graded):
     assert TIMEOUT <= int(rows["07_sleeps.ipynb"]["seconds"]) <= TIMEOUT + 10
 
 
-def test_summary_is_written_and_printed(graded):
-    text = (graded["out"] / "grades.txt").read_text(encoding="utf-8")
-    assert text in graded["done"].stdout
-    lines = text.splitlines()
+def test_progress_comes_one_line_per_notebook(graded):
+    lines = graded["progress"].splitlines()
+    assert [line.split("]")[0] for line in lines] == [f"[{number}/8" for number in range(1, 9)]
+    assert all(re.fullmatch(r"\[\d/8\] \S+\.ipynb: .+ \(\d+ giây\)", line) for line in lines), lines
+    assert sorted(line.split()[1].rstrip(":") for line in lines) == list(graded["rows"])
+    assert any(line.endswith("07_sleeps.ipynb: quá giờ ({} giây)".format(graded["rows"]["07_sleeps.ipynb"]["seconds"]))
+               for line in lines)
+
+
+def test_feedback_without_reference(graded):
+    feedback = graded["out"] / "feedback"
+    assert sorted(path.name for path in feedback.iterdir()) == [name.replace(".ipynb", ".txt") for name in graded["rows"]]
+    dies = (feedback / "06_kernel_dies.txt").read_text(encoding="utf-8").splitlines()
+    detail = graded["rows"]["06_kernel_dies.ipynb"]["detail"]
+    assert dies[:2] == ["Notebook: 06_kernel_dies.ipynb", f"Kết quả: lỗi — {detail}"]
+    assert dies[2:5] == [
+        "", "✅ first: đạt", "⏭ second: chưa chạy (hết giờ hoặc kernel dừng trước khi tới ô này, hoặc ô bị bỏ qua)",
+    ]
+    untouched = (feedback / "03_untouched.txt").read_text(encoding="utf-8").splitlines()
+    assert "❌ first: chưa đạt — AssertionError" in untouched
+    assert "Ô code thứ 1 lỗi: NotImplementedError: TODO: gán x = 1" in untouched
+    assert untouched[-1].startswith("Hãy sửa ô bị lỗi đầu tiên")
+    broken = (feedback / "broken.txt").read_text(encoding="utf-8").splitlines()
+    assert broken[1].startswith("Kết quả: không đọc được — không đọc được notebook") and len(broken) == 4
+
+
+def test_summary_is_written(graded):
+    lines = (graded["out"] / "grades.txt").read_text(encoding="utf-8").splitlines()
+    assert "saved_dataset" not in "\n".join(lines)  # no dataset check given
     assert lines[0].split() == ["Notebook", "Trạng", "thái", "Đạt", "Giây", "Chi", "tiết"]
     assert lines[1].startswith("01_ok.ipynb") and "đạt" in lines[1] and "2/2" in lines[1]
     assert any(line.startswith("07_sleeps.ipynb") and "quá giờ" in line for line in lines)
@@ -151,8 +205,8 @@ def test_no_process_survives(graded):
 
 
 def test_grading_time_stays_reasonable(graded):
-    # 6 runs of ~2-3 s, the timeout, and the few seconds the grader waits after a kernel dies.
-    assert graded["seconds"] < 70
+    # 6 runs of ~2-3 s, the timeout, and the few seconds the grader waits after a kernel dies, two at a time.
+    assert graded["seconds"] < 60
 
 
 def test_invalid_notebook_is_not_run(tmp_path):
@@ -187,14 +241,16 @@ def test_failure_text_gives_the_exception_line():
         "Timeout of 5 seconds exceeded while executing cell."
     )
     assert len(summarize_failure("Traceback:\nValueError: " + "x " * 500)) <= 200
+    assert 500 < len(summarize_failure("Traceback:\nValueError: " + "x " * 500, width=600)) <= 600
 
 
 def test_reports_take_the_union_of_check_names(tmp_path):
     rows = [
-        {"notebook": "a.ipynb", "status": "ok", "checks_passed": 1, "checks_total": 1, "seconds": 2,
-         "checks": {"b": "pass"}, "detail": ""},
-        {"notebook": "c.ipynb", "status": "failed", "checks_passed": 1, "checks_total": 2, "seconds": 3,
-         "checks": {"a": "fail", "b": "pass"}, "detail": "a: AssertionError"},
+        {**new_row("a.ipynb"), "status": "ok", "checks_passed": 1, "checks_total": 1, "seconds": 2,
+         "checks": {"b": "pass"}, "outcomes": {"b": ("pass", "")}},
+        {**new_row("c.ipynb"), "status": "failed", "checks_passed": 1, "checks_total": 2, "seconds": 3,
+         "checks": {"a": "fail", "b": "pass"}, "outcomes": {"a": ("fail", "AssertionError"), "b": ("pass", "")},
+         "detail": "a: AssertionError"},
     ]
     csv_path, txt_path = write_reports(rows, tmp_path / "out", skipped=["notes.txt", "data/"])
     with open(csv_path, newline="", encoding="utf-8-sig") as handle:
@@ -202,8 +258,293 @@ def test_reports_take_the_union_of_check_names(tmp_path):
     assert table[0][5:] == ["b", "a", "detail"]
     assert table[1][5:] == ["pass", "", ""] and table[2][5:] == ["pass", "fail", "a: AssertionError"]
     assert txt_path.read_text(encoding="utf-8").splitlines()[-1] == "bỏ qua: notes.txt, data/"
+    assert (tmp_path / "out" / "feedback" / "c.txt").read_text(encoding="utf-8").splitlines()[3:5] == [
+        "❌ a: chưa đạt — AssertionError", "✅ b: đạt",
+    ]
 
 
 def test_missing_folder_is_a_grader_error(tmp_path, capsys):
     assert main([str(tmp_path / "khong-co")]) == 2
     assert "không tìm thấy thư mục" in capsys.readouterr().err
+
+
+def save_cell(values):
+    """Return a learner cell saving a dataset of column y = ``values`` where the grader's run expects it."""
+    return (f"import os\nfrom datasets import Dataset\n"
+            f"Dataset.from_dict({{'y': {values!r}}}).save_to_disk(os.environ['KIT_DATASET_DIR'])")
+
+
+def check_fake_dataset(folder):
+    """Accept only a saved dataset of one row y = 2, printing on success like the course's checks."""
+    if load_from_disk(str(folder))["y"] != [2]:  # not `assert`: pytest would add its own explanation to the message
+        raise AssertionError("tập dữ liệu phải có đúng một hàng y = 2")
+    print("✅ Tập dữ liệu đúng.")
+
+
+def make_reference_class(root):
+    """Write the released tiny exercise (two checks) and one learner notebook per way of failing or fooling it."""
+    reference, folder = root / "reference.ipynb", root / "class"
+    write_notebook(reference, "x = None\nraise NotImplementedError('TODO: gán x = 1')", FIRST, "y = None  # TODO", SECOND)
+    folder.mkdir()
+    write_notebook(folder / "a_passes.ipynb", "x = 1", FIRST + "   \n\n", "y = 2", "\n" + SECOND, save_cell([2]))
+    write_notebook(folder / "b_empties.ipynb", "x = 1", FIRST, "y = 3", "# CHECK: second\npass", save_cell([3]))
+    write_notebook(folder / "c_deletes.ipynb", "x = 1", FIRST, "y = 2")
+    write_notebook(folder / "d_shadows.ipynb", "x = 2\nisclose = lambda *args, **kwargs: True", FIRST, "y = 4", SECOND,
+                   save_cell([2]))
+    write_notebook(folder / "e_renames.ipynb", "x = 1", FIRST, "y = 2", SECOND.replace("second", "my_second", 1),
+                   save_cell([2]))
+    write_notebook(folder / "f_saves_wrong.ipynb", "x = 1", FIRST, "y = 2", SECOND, save_cell([2, 2]))
+    shutil.copy(reference, folder / "g_untouched.ipynb")
+    # nbval obeys cell tags: with the learner's metadata a failing check would pass, and a skipped one not run.
+    write_notebook(folder / "h_tags.ipynb", "x = 2", tagged(FIRST, "raises-exception"), "y = 5",
+                   tagged(SECOND, "nbval-skip"))
+    return reference, folder
+
+
+@pytest.fixture(scope="module")
+def reference_class(tmp_path_factory):
+    """Grade the reference class once, one notebook at a time, with the fake dataset check."""
+    root = tmp_path_factory.mktemp("reference-grading")
+    reference, folder = make_reference_class(root)
+    before = snapshot(folder)
+    (root / "scratch-1").mkdir()
+    reads = []
+    started = time.monotonic()
+    with scratch_runs(root / "scratch-1") as patch, contextlib.redirect_stderr(io.StringIO()):
+        read_reference = grading.read_reference
+        patch.setattr(grading, "read_reference", lambda path: reads.append(path) or read_reference(path))
+        rows = grade_folder(folder, TIMEOUT, root / "out", reference=reference, dataset_check=check_fake_dataset)
+    return {"root": root, "reference": reference, "folder": folder, "before": before, "rows": rows, "reads": reads,
+            "seconds": time.monotonic() - started, "out": root / "out", "csv": read_rows(root / "out" / "grades.csv")}
+
+
+@pytest.fixture(scope="module")
+def reference_class_by_cli(reference_class):
+    """Grade the same class through the command line, two notebooks at once."""
+    root = reference_class["root"]
+    scratch, out, printed = root / "scratch-2", root / "out-cli", io.StringIO()
+    scratch.mkdir()
+    started = time.monotonic()
+    with scratch_runs(scratch) as patch, contextlib.redirect_stdout(printed), contextlib.redirect_stderr(io.StringIO()):
+        patch.setattr("helpers.checks.check_saved_dataset", check_fake_dataset)
+        code = main([str(reference_class["folder"]), "--reference", str(reference_class["reference"]), "--jobs", "2",
+                     "--timeout", str(TIMEOUT), "--out", str(out)])
+    seconds = time.monotonic() - started
+    return {"code": code, "printed": printed.getvalue(), "seconds": seconds, "out": out,
+            "csv": read_rows(out / "grades.csv"), "leftovers": find_leftovers(str(scratch)), "scratch": scratch}
+
+
+def test_released_checks_decide(reference_class):
+    got = {name: (row["status"], row["checks_passed"], row["checks_total"], row["first"], row["second"],
+                  row["saved_dataset"]) for name, row in reference_class["csv"].items()}
+    assert got == {
+        "a_passes.ipynb": ("ok", "2", "2", "pass", "pass", "pass"),
+        "b_empties.ipynb": ("tampered", "1", "2", "pass", "edited", "fail"),
+        "c_deletes.ipynb": ("tampered", "1", "2", "pass", "missing", "missing"),
+        "d_shadows.ipynb": ("failed", "1", "2", "fail", "pass", "pass"),
+        "e_renames.ipynb": ("tampered", "1", "2", "pass", "missing", "pass"),
+        "f_saves_wrong.ipynb": ("failed", "2", "2", "pass", "pass", "fail"),
+        "g_untouched.ipynb": ("error", "0", "2", "fail", "fail", "missing"),
+        "h_tags.ipynb": ("tampered", "0", "2", "edited", "edited", "missing"),
+    }
+    assert snapshot(reference_class["folder"]) == reference_class["before"]
+    assert reference_class["reads"] == [reference_class["reference"]]  # once, not once per notebook
+
+
+def test_check_cells_run_with_the_released_tags(reference_class):
+    tags = next(row for row in reference_class["rows"] if row["notebook"] == "h_tags.ipynb")
+    # raises-exception would have made first pass, nbval-skip would have left second not run.
+    assert [tags["outcomes"][name][0] for name in ("first", "second")] == ["fail", "fail"]
+    assert tags["detail"] == "bị sửa: first, second"
+
+
+def test_released_checks_details_and_columns(reference_class):
+    with open(reference_class["out"] / "grades.csv", newline="", encoding="utf-8-sig") as handle:
+        assert next(csv.reader(handle))[5:] == ["first", "second", "saved_dataset", "detail"]
+    details = {name: row["detail"] for name, row in reference_class["csv"].items()}
+    assert details["b_empties.ipynb"] == "bị sửa: second"
+    assert details["c_deletes.ipynb"] == details["e_renames.ipynb"] == "bị xoá: second"
+    assert details["d_shadows.ipynb"].startswith("first: AssertionError: x phải bằng 1: xem lại")
+    assert len(details["d_shadows.ipynb"]) <= 200
+    assert details["f_saves_wrong.ipynb"] == "saved_dataset: tập dữ liệu phải có đúng một hàng y = 2"
+    assert details["g_untouched.ipynb"] == "ô code thứ 1: NotImplementedError: TODO: gán x = 1"
+    summary = (reference_class["out"] / "grades.txt").read_text(encoding="utf-8").splitlines()
+    assert "Tổng: 8 notebook — 1 đạt, 2 chưa đạt, 1 lỗi, 4 can thiệp vào việc chấm (ô kiểm tra bị sửa/xoá hoặc mã của bộ khóa học bị sửa)" in summary
+    assert "  first: 5/8 (bị sửa: 1)" in summary and "  second: 3/8 (bị sửa: 2, thiếu: 2)" in summary
+    assert summary[-1] == "Tập dữ liệu đã lưu (saved_dataset, kiểm tra ngoài kernel của học viên): " \
+                          "3 đạt, 2 chưa đạt, 3 chưa lưu tập dữ liệu"
+
+
+def test_feedback_with_reference(reference_class):
+    def read(stem):
+        return (reference_class["out"] / "feedback" / f"{stem}.txt").read_text(encoding="utf-8")
+
+    assert read("a_passes") == (
+        "Notebook: a_passes.ipynb\nKết quả: đạt\n\n✅ first: đạt\n✅ second: đạt\n✅ Tập dữ liệu lưu trên đĩa: đạt\n\n"
+        "Bài đã đạt. Làm tốt lắm!\n"
+    )
+    empties = read("b_empties").splitlines()
+    assert empties[1] == "Kết quả: can thiệp vào việc chấm (ô kiểm tra bị sửa/xoá hoặc mã của bộ khóa học bị sửa) — bị sửa: second"
+    assert ("⚠️ second: ô kiểm tra bị sửa — bài được chấm bằng ô kiểm tra gốc: chưa đạt — "
+            "AssertionError: y phải bằng 2 * x") in empties
+    assert "❌ Tập dữ liệu lưu trên đĩa: chưa đạt — tập dữ liệu phải có đúng một hàng y = 2" in empties
+    assert empties[-1].startswith("Hãy giữ nguyên các ô `# CHECK:`")
+    deletes = read("c_deletes").splitlines()
+    assert "⚠️ second: thiếu ô kiểm tra — hãy chép lại ô `# CHECK: second` từ bài tập gốc" in deletes
+    assert "❌ Tập dữ liệu lưu trên đĩa: chưa lưu tập dữ liệu" in deletes
+    assert f"❌ first: chưa đạt — AssertionError: x phải bằng 1: {LONG_HINT.strip()}" in read("d_shadows").splitlines()
+    assert "Ô code thứ 1 lỗi: NotImplementedError: TODO: gán x = 1" in read("g_untouched").splitlines()
+
+
+def test_cli_with_two_jobs_gives_the_same_rows(reference_class, reference_class_by_cli):
+    by_cli = reference_class_by_cli
+    assert by_cli["code"] == 0
+    assert [{**row, "seconds": ""} for row in by_cli["csv"].values()] == [
+        {**row, "seconds": ""} for row in reference_class["csv"].values()
+    ]
+    assert (by_cli["out"] / "grades.txt").read_text(encoding="utf-8") in by_cli["printed"]
+    assert "Tập dữ liệu đúng" not in by_cli["printed"]  # the dataset check's own output is discarded
+    assert by_cli["leftovers"] == [] and list(by_cli["scratch"].iterdir()) == []
+
+
+def test_reference_gives_released_sources_and_finds_edits():
+    released = {"first": nbformat.v4.new_code_cell(FIRST), "second": nbformat.v4.new_code_cell(SECOND)}
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_code_cell("\n" + FIRST.replace("\n", "  \n") + "\t\n\n"),  # only trailing whitespace differs
+        nbformat.v4.new_markdown_cell(SECOND),
+        nbformat.v4.new_code_cell("# CHECK: second\npass"),
+        nbformat.v4.new_code_cell("# CHECK: extra\nassert x"),
+    ]
+    checks, edited = apply_reference(notebook, released)
+    assert (checks, edited) == ({1: ["first"], 2: ["second"]}, {"second"})
+    assert [cell.source for cell in notebook.cells] == ["x = 1", FIRST, SECOND, SECOND, "# CHECK: extra\nassert x"]
+    spaced = nbformat.v4.new_notebook()
+    spaced.cells = [nbformat.v4.new_code_cell(FIRST.replace("\n", "\n\n"))]  # a blank line inside is an edit
+    assert apply_reference(spaced, released) == ({0: ["first"]}, {"first"})
+
+
+def test_check_tags_are_released_ones_and_other_tags_count_as_edits():
+    released = {"first": tagged(FIRST, "nbval-ignore-output"), "second": nbformat.v4.new_code_cell(SECOND)}
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        tagged("x = 1", "raises-exception"),  # the learner's own cell keeps its tags
+        tagged(FIRST, "nbval-ignore-output"),  # same tags as released: not an edit
+        tagged(SECOND, "nbval-skip"),
+    ]
+    notebook.cells[2].metadata["collapsed"] = True
+    assert apply_reference(notebook, released) == ({1: ["first"], 2: ["second"]}, {"second"})
+    assert [cell.metadata for cell in notebook.cells] == [{"tags": ["raises-exception"]},
+                                                          {"tags": ["nbval-ignore-output"]}, {}]
+    for tags in (["raises-exception"], ["nbval-check-output"], ["nbval-remove-output"], []):
+        learner = nbformat.v4.new_notebook()
+        learner.cells = [tagged(FIRST, *tags)]
+        assert apply_reference(learner, released)[1] == {"first"}, tags
+
+
+def test_saved_dataset_is_checked_in_the_grader_process(tmp_path, capsys):
+    assert validate_dataset(check_fake_dataset, tmp_path / "never-saved") == ("missing", "")
+    Dataset.from_dict({"y": [2]}).save_to_disk(str(tmp_path / "good"))
+    Dataset.from_dict({"y": [3]}).save_to_disk(str(tmp_path / "wrong"))
+    assert validate_dataset(check_fake_dataset, tmp_path / "good") == ("pass", "")
+    assert validate_dataset(check_fake_dataset, tmp_path / "wrong") == ("fail", "tập dữ liệu phải có đúng một hàng y = 2")
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "dataset_info.json").write_text("{}")
+    value, message = validate_dataset(check_fake_dataset, tmp_path / "broken")
+    assert value == "fail" and message.startswith("FileNotFoundError: ")
+    assert capsys.readouterr().out == ""
+
+
+def test_unusable_arguments_are_grader_errors(tmp_path, capsys):
+    no_checks = tmp_path / "no_checks.ipynb"
+    write_notebook(no_checks, "x = 1")
+    assert main([str(tmp_path), "--jobs", "0"]) == 2
+    assert "--jobs phải lớn hơn hoặc bằng 1" in capsys.readouterr().err
+    assert main([str(tmp_path), "--reference", str(tmp_path / "khong-co.ipynb")]) == 2
+    assert "không đọc được notebook gốc" in capsys.readouterr().err
+    assert main([str(tmp_path), "--reference", str(no_checks)]) == 2
+    assert "không có ô `# CHECK:` nào" in capsys.readouterr().err
+    assert not (tmp_path.parent / f"grading-{tmp_path.name}").exists()
+
+
+def test_ctrl_c_stops_every_run(tmp_path):
+    reference, folder, scratch, out = (tmp_path / name for name in ("reference.ipynb", "class", "scratch", "out"))
+    sleeper = "# CHECK: first\nimport time\ntime.sleep(600)"
+    write_notebook(reference, sleeper)
+    folder.mkdir()
+    scratch.mkdir()
+    for name in ("a", "b", "c"):
+        write_notebook(folder / f"{name}.ipynb", sleeper)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "coursetools", "grade", str(folder), "--reference", str(reference), "--jobs", "2",
+         "--out", str(out)],
+        env=dict(os.environ, TMPDIR=str(scratch)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # started from a shell's `&`, it is ignored
+    )
+    deadline = time.monotonic() + 60
+    while len(find_leftovers(str(scratch))) < 4 and time.monotonic() < deadline:  # two runs: pytest and kernel each
+        time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    started = time.monotonic()
+    _, errors = process.communicate(timeout=60)
+    assert process.returncode == 130 and "Đã dừng chấm (Ctrl+C)" in errors
+    assert time.monotonic() - started < 10  # not the 600 s of the cells, nor the third notebook
+    assert find_leftovers(str(scratch)) == [] and list(scratch.iterdir()) == []
+    assert not (out / "grades.csv").exists()
+
+
+def test_a_new_grading_leaves_no_feedback_of_removed_notebooks(tmp_path):
+    first, second = new_row("a.ipynb"), new_row("b.ipynb")
+    for row in (first, second):
+        row.update(status="invalid", detail="không đọc được notebook")
+    write_reports([first, second], tmp_path)
+    write_reports([second], tmp_path)
+    assert sorted(path.name for path in (tmp_path / "feedback").iterdir()) == ["b.txt"]
+
+
+def test_runs_import_a_copy_of_the_kit(tmp_path):
+    folder, out = tmp_path / "class", tmp_path / "out"
+    folder.mkdir()
+    # Asserted before anything is written, so that a broken isolation cannot edit the repository's helpers/.
+    in_copy = (f"import os, helpers\nrun = os.environ['{MARKER_ENV}']\n"
+               "assert helpers.__file__ == os.path.join(run, 'kit', 'helpers', '__init__.py'), helpers.__file__")
+    rewrite = ("from pathlib import Path\nchecks = Path(helpers.__file__).with_name('checks.py')\n"
+               "checks.write_text(checks.read_text() + '\\n# đã sửa\\n')")
+    write_notebook(folder / "a_imports.ipynb", "# CHECK: isolated\n" + in_copy)
+    write_notebook(folder / "b_rewrites.ipynb", in_copy + "\n" + rewrite, "# CHECK: isolated\nassert True")
+    kit = hash_folder(grading.KIT_ROOT / "helpers")
+    with contextlib.redirect_stderr(io.StringIO()):
+        rows = {row["notebook"]: row for row in grade_folder(folder, TIMEOUT, out, jobs=2)}
+    assert {name: (row["status"], row["detail"], row["checks"]) for name, row in rows.items()} == {
+        "a_imports.ipynb": ("ok", "", {"isolated": "pass"}),
+        "b_rewrites.ipynb": ("tampered", KIT_COPY_EDITED, {"isolated": "pass"}),  # whatever its checks gave
+    }
+    assert hash_folder(grading.KIT_ROOT / "helpers") == kit
+    feedback = (out / "feedback" / "b_rewrites.txt").read_text(encoding="utf-8").splitlines()
+    assert feedback[1] == f"Kết quả: can thiệp vào việc chấm (ô kiểm tra bị sửa/xoá hoặc mã của bộ khóa học bị sửa) — {KIT_COPY_EDITED}"
+
+
+@pytest.mark.parametrize("target", ["helpers/checks.py", "reference.ipynb"])
+def test_a_kit_edited_during_grading_stops_it(tmp_path, monkeypatch, target):
+    kit, folder, out = tmp_path / "kit", tmp_path / "class", tmp_path / "out"
+    shutil.copytree(grading.KIT_ROOT / "helpers", kit / "helpers", ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(grading, "KIT_ROOT", kit)
+    reference = kit / "reference.ipynb"
+    write_notebook(reference, "x = None", FIRST)
+    folder.mkdir()
+    write_notebook(folder / "a_ok.ipynb", "x = 1", FIRST)
+    write_notebook(folder / "b_edits_kit.ipynb",
+                   f"with open({str(kit / target)!r}, 'a') as file:\n    file.write('\\n# đã sửa\\n')\nx = 1", FIRST)
+    write_notebook(folder / "c_later.ipynb", "x = 1", FIRST)
+    errors = io.StringIO()
+    with contextlib.redirect_stderr(errors):
+        grade_folder(folder, TIMEOUT, out, reference=reference)
+    rows = read_rows(out / "grades.csv")
+    assert {name: (row["status"], row["first"], row["detail"]) for name, row in rows.items()} == {
+        "a_ok.ipynb": ("ok", "pass", ""),
+        "b_edits_kit.ipynb": ("tampered", "pass", KIT_EDITED),
+        "c_later.ipynb": ("error", "", NOT_GRADED),
+    }
+    assert "CẢNH BÁO:" in errors.getvalue() and "c_later.ipynb: lỗi (0 giây)" in errors.getvalue()
+    assert (out / "feedback" / "b_edits_kit.txt").read_text(encoding="utf-8").splitlines()[1].endswith(KIT_EDITED)

@@ -1,28 +1,49 @@
-"""Grading the course's own notebooks: the solution passes every check, the untouched exercise none."""
+"""Grading the course's own exercise: right, wrong and tampered submissions get the verdict they deserve."""
 
 import shutil
-from pathlib import Path
 
+import nbformat
+
+from coursetools.exercise import EXERCISE, SOLUTION
 from coursetools.grading import grade_folder
+from coursetools.submissions import VARIANTS, build_variant, compare_verdicts
+from helpers.checks import check_saved_dataset
 
-ROOT = Path(__file__).resolve().parent.parent
-CHECKS = ["pooled", "ratings", "pairs", "candidates", "final_pairs", "dataset"]
+CHECKS = ["pooled", "ratings", "pairs", "candidates", "final_ratings", "final_pairs", "dataset"]
+# One of each kind of answer (the benchmark, `python -m coursetools submissions --benchmark`, grades them all).
+GRADED = ("distilabel_format_step", "swapped_texts_kept_scores", "ties_kept", "final_rated_forgotten", "dataset_not_saved",
+          "emptied_check", "raises_exception_tag", "shadowed_check")
 
 
-def test_solution_exercise_and_broken_notebook_give_the_right_table(tmp_path):
-    folder = tmp_path / "submissions"
+def test_a_class_of_submissions_gets_the_expected_verdicts(tmp_path):
+    folder, out = tmp_path / "submissions", tmp_path / "out"
     folder.mkdir()
-    shutil.copy(ROOT / "solutions" / "preference_dpo_dataset.ipynb", folder / "a_solution.ipynb")
-    shutil.copy(ROOT / "exercises" / "preference_dpo_dataset.ipynb", folder / "b_untouched.ipynb")
+    shutil.copy(SOLUTION, folder / "a_solution.ipynb")
+    shutil.copy(EXERCISE, folder / "b_untouched.ipynb")
     (folder / "c_broken.ipynb").write_text('{"cells": [', encoding="utf-8")
-    rows = {row["notebook"]: row for row in grade_folder(folder, timeout=900, out_dir=tmp_path / "out")}
+    written = {}
+    for variant in VARIANTS:
+        if variant.name in GRADED:
+            nbformat.write(build_variant(variant), folder / f"d_{variant.name}.ipynb")
+            written[f"d_{variant.name}.ipynb"] = variant
+    rows = {row["notebook"]: row for row in grade_folder(
+        folder, timeout=900, out_dir=out, reference=EXERCISE, dataset_check=check_saved_dataset, jobs=2,
+    )}
 
     solution = rows["a_solution.ipynb"]
     assert solution["status"] == "ok", solution
-    assert (solution["checks_passed"], solution["checks_total"]) == (6, 6)
+    assert (solution["checks_passed"], solution["checks_total"]) == (7, 7)
+    assert solution["saved_dataset"] == "pass"
     untouched = rows["b_untouched.ipynb"]
-    assert untouched["status"] == "error" and untouched["checks_passed"] == 0 and untouched["checks_total"] == 6
+    assert untouched["status"] == "error" and untouched["checks_passed"] == 0 and untouched["checks_total"] == 7
     assert "NotImplementedError: TODO" in untouched["detail"]
+    assert untouched["saved_dataset"] == "missing"
     assert rows["c_broken.ipynb"]["status"] == "invalid"
-    csv_text = (tmp_path / "out" / "grades.csv").read_text(encoding="utf-8-sig")
-    assert csv_text.splitlines()[0].split(",")[5:11] == CHECKS
+    assert compare_verdicts([rows[name] for name in written], written) == []
+    assert rows["d_emptied_check.ipynb"]["checks"]["pairs"] == "edited"
+    assert rows["d_dataset_not_saved.ipynb"]["saved_dataset"] == "missing"
+
+    header = (out / "grades.csv").read_text(encoding="utf-8-sig").splitlines()[0].split(",")
+    assert header[5:12] == CHECKS and "saved_dataset" in header
+    feedback = (out / "feedback" / "d_swapped_texts_kept_scores.txt").read_text(encoding="utf-8")
+    assert "❌ pairs" in feedback and "đảo chosen và rejected" in feedback

@@ -103,13 +103,12 @@ def test_margin_is_inclusive(min_margin, expected):
     assert (result if isinstance(result, str) else "kept") == expected
 
 
-def test_margin_applies_to_the_randomly_picked_rejected():
-    row = make_row([5, 4, 1])
+def test_the_random_rejected_is_drawn_among_those_far_enough_below():
     rng = random.Random(3)
-    results = [pick_pair(row, "best-random-lower", 2, rng) for _ in range(40)]
-    kept = [r for r in results if isinstance(r, dict)]
-    assert {r["rejected"] for r in kept} == {"c"}  # margin 5-4=1 < 2 is dropped
-    assert results.count("below_margin") == 40 - len(kept) > 0
+    results = [pick_pair(make_row([5, 4, 1]), "best-random-lower", 2, rng) for _ in range(40)]
+    assert {r["rejected"] for r in results} == {"c"}  # 5-4=1 < 2: never drawn, so the row is never lost
+    assert {pick_pair(make_row([5, 4, 3]), "best-random-lower", 2, rng)["rejected"] for _ in range(40)} == {"c"}
+    assert pick_pair(make_row([5, 4, 4]), "best-random-lower", 2, rng) == "below_margin"
 
 
 def test_a_margin_above_the_rating_range_drops_everything():
