@@ -419,6 +419,9 @@ def run_notebook(notebook, name: str, tmp: Path, timeout: float) -> dict:
     environ["TMPDIR"] = str(tmp / "tmp")
     # IPython's profile (startup scripts, history) per run too: one learner's code cannot plant startup code for the next.
     environ["IPYTHONDIR"] = str(tmp / "ipython")
+    # distilabel keeps a pipeline's batches under ~/.cache/distilabel/<name>/<signature> even with use_cache=False:
+    # two learners' identical pipelines run at once (--jobs) would write into the same folder.
+    environ["DISTILABEL_CACHE_DIR"] = str(tmp / "distilabel")
     # The exercise saves its dataset to KIT_DATASET_DIR (else ../data next to the notebook, which
     # would be outside the temporary folder): keep each learner's dataset inside their own run.
     environ[DATASET_ENV] = str(tmp / DATASET_FOLDER)

@@ -508,7 +508,9 @@ def test_runs_import_a_copy_of_the_kit(tmp_path):
     folder.mkdir()
     # Asserted before anything is written, so that a broken isolation cannot edit the repository's helpers/.
     in_copy = (f"import os, helpers\nrun = os.environ['{MARKER_ENV}']\n"
-               "assert helpers.__file__ == os.path.join(run, 'kit', 'helpers', '__init__.py'), helpers.__file__")
+               "assert helpers.__file__ == os.path.join(run, 'kit', 'helpers', '__init__.py'), helpers.__file__\n"
+               # Per-run caches too: two learners' identical distilabel pipelines must not share a folder.
+               "assert os.environ['DISTILABEL_CACHE_DIR'].startswith(run) and os.environ['IPYTHONDIR'].startswith(run)")
     rewrite = ("from pathlib import Path\nchecks = Path(helpers.__file__).with_name('checks.py')\n"
                "checks.write_text(checks.read_text() + '\\n# đã sửa\\n')")
     write_notebook(folder / "a_imports.ipynb", "# CHECK: isolated\n" + in_copy)

@@ -11,8 +11,8 @@ from helpers.checks import check_saved_dataset
 
 CHECKS = ["pooled", "ratings", "pairs", "candidates", "final_ratings", "final_pairs", "dataset"]
 # One of each kind of answer (the benchmark, `python -m coursetools submissions --benchmark`, grades them all).
-GRADED = ("distilabel_format_step", "swapped_texts_kept_scores", "ties_kept", "final_rated_forgotten", "dataset_not_saved",
-          "emptied_check", "raises_exception_tag", "shadowed_check")
+GRADED = ("distilabel_format_step", "swapped_texts_kept_scores", "final_rated_forgotten", "emptied_check",
+          "raises_exception_tag", "shadowed_check")
 
 
 def test_a_class_of_submissions_gets_the_expected_verdicts(tmp_path):
@@ -41,7 +41,6 @@ def test_a_class_of_submissions_gets_the_expected_verdicts(tmp_path):
     assert rows["c_broken.ipynb"]["status"] == "invalid"
     assert compare_verdicts([rows[name] for name in written], written) == []
     assert rows["d_emptied_check.ipynb"]["checks"]["pairs"] == "edited"
-    assert rows["d_dataset_not_saved.ipynb"]["saved_dataset"] == "missing"
 
     header = (out / "grades.csv").read_text(encoding="utf-8-sig").splitlines()[0].split(",")
     assert header[5:12] == CHECKS and "saved_dataset" in header
