@@ -91,6 +91,12 @@ class Variant:
 
 
 PAIRS_CELL, FINAL_CELL = "def pick_best_worst", "def pick_binarized"
+# Mistakes used by several variants, each written once.
+SWAP_TEXTS = edit(PAIRS_CELL, ('"chosen": row["generations"][best],\n        "rejected": row["generations"][worst],',
+                          '"chosen": row["generations"][worst],\n        "rejected": row["generations"][best],'))
+KEEP_TIES = edit(PAIRS_CELL, ('    if max(ratings) == min(ratings):\n        return "hoà điểm"\n', ""))
+NONE_AS_ZERO = edit(PAIRS_CELL, ('    ratings = row["ratings"]\n    if any(rating is None for rating in ratings):\n        return "thiếu điểm"\n',
+                          '    ratings = [rating or 0 for rating in row["ratings"]]\n'))
 VARIANTS = (
     Variant("solution", "right", "ok", None),
     Variant("other_names", "right", "ok", None, (
@@ -128,15 +134,13 @@ VARIANTS = (
              'dataset = to_dataset(final_pairs, style="conversational")\nsave_dataset(dataset, OUT_DIR)')),
     )),
     Variant("swapped_texts_kept_scores", "wrong", "failed", "pairs", (
-        edit(PAIRS_CELL, ('"chosen": row["generations"][best],\n        "rejected": row["generations"][worst],',
-                          '"chosen": row["generations"][worst],\n        "rejected": row["generations"][best],')),
+        SWAP_TEXTS,
     )),
     Variant("ties_kept", "wrong", "failed", "pairs", (
-        edit(PAIRS_CELL, ('    if max(ratings) == min(ratings):\n        return "hoà điểm"\n', "")),
+        KEEP_TIES,
     )),
     Variant("none_as_zero", "wrong", "failed", "pairs", (
-        edit(PAIRS_CELL, ('    ratings = row["ratings"]\n    if any(rating is None for rating in ratings):\n        return "thiếu điểm"\n',
-                          '    ratings = [rating or 0 for rating in row["ratings"]]\n')),
+        NONE_AS_ZERO,
     )),
     Variant("pairs_dropped", "wrong", "failed", "pairs", (
         edit(PAIRS_CELL, ("pairs = [result for result in results if isinstance(result, dict)]",
@@ -170,7 +174,7 @@ VARIANTS = (
     )),
     Variant("emptied_check", "tampered", "tampered", "pairs", (
         empty_check("pairs"),
-        edit(PAIRS_CELL, ('    if max(ratings) == min(ratings):\n        return "hoà điểm"\n', "")),
+        KEEP_TIES,
     )),
     Variant("deleted_check", "tampered", "tampered", "dataset", (delete_check("dataset"),)),
     Variant("renamed_check", "tampered", "tampered", "final_pairs", (
@@ -178,20 +182,18 @@ VARIANTS = (
     )),
     Variant("raises_exception_tag", "tampered", "tampered", "pairs", (
         tag_check("pairs", "raises-exception"),
-        edit(PAIRS_CELL, ('    if max(ratings) == min(ratings):\n        return "hoà điểm"\n', "")),
+        KEEP_TIES,
     )),
     # Attacks from the learner's own cells: the check cells reload helpers.checks, so the real check still runs.
     Variant("shadowed_check", "tampered", "failed", "pairs", (
-        edit(PAIRS_CELL, ('"chosen": row["generations"][best],\n        "rejected": row["generations"][worst],',
-                          '"chosen": row["generations"][worst],\n        "rejected": row["generations"][best],'),
-             ("### END SOLUTION", "import helpers.checks\n\n"
+        SWAP_TEXTS,
+        edit(PAIRS_CELL, ("### END SOLUTION", "import helpers.checks\n\n"
               "helpers.checks.check_pairs = lambda *args, **kwargs: print('✅')\n"
               "check_pairs = helpers.checks.check_pairs\n### END SOLUTION")),
     )),
     Variant("patched_rating_rule", "tampered", "failed", "pairs", (
-        edit(PAIRS_CELL, ('    ratings = row["ratings"]\n    if any(rating is None for rating in ratings):\n        return "thiếu điểm"\n',
-                          '    ratings = [rating or 0 for rating in row["ratings"]]\n'),
-             ("### END SOLUTION", "import helpers.pairs\n\nhelpers.pairs.is_valid_rating = lambda value: True\n"
+        NONE_AS_ZERO,
+        edit(PAIRS_CELL, ("### END SOLUTION", "import helpers.pairs\n\nhelpers.pairs.is_valid_rating = lambda value: True\n"
               "### END SOLUTION")),
     )),
 )
