@@ -175,9 +175,14 @@ def expect_pair(row: dict, min_margin: float) -> str:
     return "must" if is_clean(row) else "may"  # empty or duplicate texts: the kit drops some such rows
 
 
+def describe_rejected_rule(policy: str, min_margin: float) -> str:
+    """Return how the rejected completion must rate, in Vietnamese, for a policy and margin."""
+    return "thấp nhất" if policy == "best-worst" else f"thấp hơn ít nhất {min_margin} điểm"
+
+
 def verify_pairs(pairs: list[dict], rows: dict[str, dict], policy: str, min_margin: float, where_to_pick: str) -> Counter:
     """Check pairs against the ratings of ``rows`` (by instruction); return how many rows were dropped, by reason."""
-    worst_word = "thấp nhất" if policy == "best-worst" else f"thấp hơn ít nhất {min_margin} điểm"
+    worst_word = describe_rejected_rule(policy, min_margin)
     expected = {instruction: expect_pair(row, min_margin) for instruction, row in rows.items()}
     seen = Counter()
     for number, pair in enumerate(pairs, start=1):
@@ -250,7 +255,7 @@ def check_pairs(pairs, rated, hand_rated=(), policy: str = "best-worst", min_mar
         )
     dropped = verify_pairs(pairs, index_rows(rows, "rated"), policy, min_margin, pool + " (hàng của giám khảo và hàng chấm tay)")
     labels = {"tie": "hoà điểm", "invalid_ratings": "thiếu điểm", "below_margin": "dưới ngưỡng", "may": "có phần rỗng/trùng"}
-    worst_word = "thấp nhất" if policy == "best-worst" else f"thấp hơn ít nhất {min_margin} điểm"
+    worst_word = describe_rejected_rule(policy, min_margin)
     report_pass(
         f"{len(pairs)} cặp khớp điểm của giám khảo: chosen là phần điểm cao nhất, rejected {worst_word}; hàng bị bỏ: "
         + (", ".join(f"{count} {labels[reason]}" for reason, count in dropped.items()) or "không hàng nào") + "."

@@ -129,22 +129,21 @@ def read_pair_texts(pair: dict) -> tuple:
 def summarize_pairs(rows: list[dict], pairs: list[dict], policy: str = "best-worst", min_margin: float = 0.0) -> dict:
     """Return a pick_pairs-style report of pairs made by any code from rated ``rows``, with who wrote each chosen text."""
     rows, by_prompt = list(rows), {}
-    for pair in pairs:
-        prompt, chosen, _ = read_pair_texts(dict(pair))
-        by_prompt[prompt] = chosen
-    # A dropped row's reason is the kit's own (pick_pair); a row the kit would keep was dropped by the caller's own rule.
-    results = [
-        ("kept" if row["instruction"] in by_prompt else reason if isinstance(reason := pick_pair(row, policy, min_margin), str)
-         else "below_margin")
-        for row in rows
-    ]
-    _, report = collect_pairs(rows, [result if result != "kept" else {} for result in results])
-    writers = Counter()
+    for pair in map(dict, pairs):
+        by_prompt[read_pair_texts(pair)[0]] = pair
+    results, writers = [], Counter()
     for row in rows:
-        if row["instruction"] in by_prompt:
-            texts, models = row.get("generations") or [], row.get("generation_models") or []
-            writer = next((m for t, m in zip(texts, models) if t == by_prompt[row["instruction"]]), None)
-            writers[writer or "?"] += 1
+        pair = by_prompt.get(row["instruction"])
+        if pair is None:
+            # The kit's own reason (pick_pair); a row the kit would keep was dropped by the caller's own rule.
+            reason = pick_pair(row, policy, min_margin)
+            results.append(reason if isinstance(reason, str) else "below_margin")
+            continue
+        results.append(pair)
+        chosen = read_pair_texts(pair)[1]
+        texts, models = row.get("generations") or [], row.get("generation_models") or []
+        writers[next((m for t, m in zip(texts, models) if t == chosen), None) or "?"] += 1
+    _, report = collect_pairs(rows, results)
     return {**report, "chosen_models": dict(sorted(writers.items()))}
 
 
