@@ -30,6 +30,7 @@ EXERCISE = "exercises/preference_dpo_dataset.ipynb"
 SOLUTION = "solutions/preference_dpo_dataset.ipynb"
 
 README = "README.md"
+GLOSSARY_ANCHOR = "thuat-ngu"  # the README's glossary: `<a id="thuat-ngu"></a>` right above its heading
 SETTINGS = "coursetools/settings.py"
 REPO_LINE = re.compile(r'^REPO = ".*"$', re.MULTILINE)
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
@@ -43,8 +44,15 @@ LESSON_NUMBER = re.compile(r"^\d+\.\s*")
 
 
 def list_course(root: Path = ROOT) -> list[str]:
-    """Return the course order as repo paths: the numbered notebooks by name, then the exercise."""
-    return sorted(path.relative_to(root).as_posix() for path in root.glob(NOTEBOOK_GLOB)) + [EXERCISE]
+    """Return the course order as repo paths: the numbered notebooks by name, the exercise before the extras."""
+    notebooks = sorted(path.relative_to(root).as_posix() for path in root.glob(NOTEBOOK_GLOB))
+    lessons = [path for path in notebooks if read_number(path) < settings.EXTRAS_FROM]
+    return lessons + [EXERCISE] + [path for path in notebooks if path not in lessons]
+
+
+def read_number(path: str) -> int:
+    """Return the lesson number a notebook's file name starts with ("notebooks/05_train_dpo.ipynb" -> 5)."""
+    return int(Path(path).name.split("_", 1)[0])
 
 
 def find_neighbours(path: str, root: Path = ROOT) -> tuple[str | None, str | None]:
@@ -111,6 +119,8 @@ def render_nav(path: str, root: Path = ROOT) -> str:
             links.append(f"⬅️ Bài trước: {make_link(previous, path, root)}")
         if following:
             links.append(f"Bài tiếp theo: {make_link(following, path, root)} ➡️")
+    glossary = os.path.relpath(README, Path(path).parent.as_posix()).replace(os.sep, "/")
+    links.append(f"📖 [Thuật ngữ]({glossary}#{GLOSSARY_ANCHOR})")
     return "\n".join([NAV_MARKER, make_badge(path), "", " · ".join(links)]).rstrip()
 
 
@@ -191,14 +201,15 @@ def make_table_badge(path: str) -> str:
 
 
 def render_table(root: Path = ROOT) -> str:
-    """Return the README's notebook table: one row per numbered notebook, then the exercise with its solution."""
+    """Return the README's notebook table: one row per notebook in course order, the exercise with its solution."""
     rows = ["| # | Chủ đề | Notebook | Colab |", "|---|---|---|---|"]
-    for path in list_course(root)[:-1]:
-        number = Path(path).name.split("_", 1)[0].lstrip("0") or "0"
+    for path in list_course(root):
+        if path == EXERCISE:
+            exercise = f"[`{EXERCISE}`]({EXERCISE}) · lời giải: [`{SOLUTION}`]({SOLUTION})"
+            rows.append(f"| 🏋️ | {read_title_of(EXERCISE, root)} | {exercise} | {make_table_badge(EXERCISE)} |")
+            continue
         topic = LESSON_NUMBER.sub("", read_title_of(path, root))
-        rows.append(f"| {number} | {topic} | [`{path}`]({path}) | {make_table_badge(path)} |")
-    exercise = f"[`{EXERCISE}`]({EXERCISE}) · lời giải: [`{SOLUTION}`]({SOLUTION})"
-    rows.append(f"| 🏋️ | {read_title_of(EXERCISE, root)} | {exercise} | {make_table_badge(EXERCISE)} |")
+        rows.append(f"| {read_number(path)} | {topic} | [`{path}`]({path}) | {make_table_badge(path)} |")
     return "\n".join(rows)
 
 
@@ -247,7 +258,7 @@ def build_files(root: Path = ROOT) -> dict[str, str]:
     from coursetools import exercise  # it renders the exercise's own navigation cell with this module
 
     files = {}
-    for path in [*list_course(root)[:-1], SOLUTION]:
+    for path in [*(path for path in list_course(root) if path != EXERCISE), SOLUTION]:
         nb = apply_course_cells(nbformat.read(root / path, as_version=4), path, root)
         files[path] = exercise.render(nb)
     # The exercise comes from the solution just built, exactly as `make exercise` would make it.

@@ -9,6 +9,10 @@ from __future__ import annotations
 REPO = ""
 BRANCH = "main"
 
+# The course order: the numbered notebooks by name, with the exercise right before notebook EXTRAS_FROM. Notebooks
+# from that number on are extras that build on the learner's own dataset (05 trains DPO on what the exercise saved).
+EXTRAS_FROM = 5
+
 COLAB_DIR = "/content/preference-datasets-kit"  # where the setup cell clones the repository on Colab
 
 # What Colab installs, in the clone, as `python -m pip install ...` (run by the setup cell, quoted in the README).

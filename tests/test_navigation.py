@@ -28,11 +28,33 @@ def read_setup_cell(path: str) -> nbformat.NotebookNode:
     return next(cell for cell in read(path).cells if cell.cell_type == "code")
 
 
-def test_course_order_is_the_numbered_notebooks_then_the_exercise():
-    order = navigation.list_course(ROOT)
-    assert order[-1] == navigation.EXERCISE
-    assert order[:-1] == sorted(path.relative_to(ROOT).as_posix() for path in (ROOT / "notebooks").glob("*.ipynb"))
-    assert order[0] == "notebooks/01_model_pooling.ipynb"
+def test_course_order_is_lessons_then_the_exercise_then_the_extras():
+    assert navigation.list_course(ROOT) == [
+        "notebooks/01_model_pooling.ipynb",
+        "notebooks/02_evol_quality.ipynb",
+        "notebooks/03_ultrafeedback.ipynb",
+        "notebooks/04_best_practices.ipynb",
+        navigation.EXERCISE,
+        "notebooks/05_train_dpo.ipynb",
+    ]
+
+
+def test_a_new_notebook_takes_its_place_by_number(tmp_path):
+    for name in ("01_a", "04_b", "05_c", "07_d"):
+        (tmp_path / "notebooks").mkdir(exist_ok=True)
+        (tmp_path / "notebooks" / f"{name}.ipynb").write_text("{}")
+    assert navigation.list_course(tmp_path) == [
+        "notebooks/01_a.ipynb", "notebooks/04_b.ipynb", navigation.EXERCISE, "notebooks/05_c.ipynb", "notebooks/07_d.ipynb",
+    ]
+
+
+@pytest.mark.parametrize("path", ALL_NOTEBOOKS)
+def test_nav_cell_links_the_glossary(path):
+    nav = read(path).cells[0].source
+    link = f"../README.md#{navigation.GLOSSARY_ANCHOR}"
+    assert f"📖 [Thuật ngữ]({link})" in nav
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f'<a id="{navigation.GLOSSARY_ANCHOR}"></a>' in readme
 
 
 @pytest.mark.parametrize("path", ALL_NOTEBOOKS)
@@ -56,9 +78,12 @@ def test_nav_cell_is_first_with_its_own_badge_and_existing_neighbours(path):
 
 
 def test_neighbours_chain_the_course_and_the_solution_points_back():
-    order = navigation.list_course(ROOT)
-    assert navigation.find_neighbours(order[0], ROOT)[0] is None
-    assert navigation.find_neighbours(order[-2], ROOT)[1] == navigation.EXERCISE
+    assert navigation.find_neighbours("notebooks/01_model_pooling.ipynb", ROOT)[0] is None
+    assert navigation.find_neighbours("notebooks/04_best_practices.ipynb", ROOT)[1] == navigation.EXERCISE
+    assert navigation.find_neighbours(navigation.EXERCISE, ROOT) == (
+        "notebooks/04_best_practices.ipynb", "notebooks/05_train_dpo.ipynb",
+    )
+    assert navigation.find_neighbours("notebooks/05_train_dpo.ipynb", ROOT) == (navigation.EXERCISE, None)
     assert navigation.find_neighbours(navigation.SOLUTION, ROOT) == (navigation.EXERCISE, None)
 
 
@@ -183,7 +208,8 @@ def test_readme_table_matches_the_files():
     for row, path in zip(rows, navigation.list_course(ROOT)):
         assert f"[`{path}`]({path})" in row and navigation.make_table_badge(path) in row
         assert navigation.LESSON_NUMBER.sub("", navigation.read_title_of(path, ROOT)) in row
-    assert f"lời giải: [`{navigation.SOLUTION}`]({navigation.SOLUTION})" in rows[-1]
+    exercise_row = rows[navigation.list_course(ROOT).index(navigation.EXERCISE)]
+    assert exercise_row.startswith("| 🏋️ |") and f"lời giải: [`{navigation.SOLUTION}`]({navigation.SOLUTION})" in exercise_row
 
 
 def test_generated_cells_are_up_to_date_on_the_committed_tree():
