@@ -49,12 +49,12 @@ def format_completions(rows: list[dict], column: str = "grouped_generation") -> 
 
 
 def format_table(rows: list[dict], columns: list[str] | None = None) -> str:
-    """Return a list of dicts as an aligned plain-text table (pandas' to_string, no index)."""
+    """Return a list of dicts as an aligned plain-text table (pandas' to_string, no index; a missing value shows "—")."""
     import pandas as pd
 
     if not rows:
         return "(trống)"
-    return pd.DataFrame(rows, columns=columns).to_string(index=False)
+    return pd.DataFrame(rows, columns=columns).to_string(index=False, na_rep="—")
 
 
 def format_side_by_side(left: str, right: str, titles: tuple[str, str] = ("original", "evolved"), width: int = 56) -> str:

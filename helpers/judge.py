@@ -13,16 +13,34 @@ from helpers.workarounds import give_default_schema, set_ultrafeedback_system_pr
 RATINGS = [1, 2, 3, 4, 5]
 
 
-def build_rating_schema(num_completions: int, max_rationale_chars: int = 100, with_rationales: bool = True) -> dict:
+# UltraFeedback's aspects that, in distilabel, also write a type per text and a rationale for its rating
+# (distilabel's outputs(): types, rationales, ratings, rationales-for-ratings).
+TYPED_ASPECTS = ("helpfulness", "truthfulness")
+TYPES = [1, 2, 3]  # the numbered types of UltraFeedback's helpfulness/truthfulness templates
+
+
+def build_rating_schema(
+    num_completions: int, max_rationale_chars: int = 100, with_rationales: bool = True, aspect: str = "overall-rating"
+) -> dict:
     """Return the JSON schema of one judgement: exactly ``num_completions`` ratings in 1-5 and short rationales."""
 
     def one_per_completion(items: dict) -> dict:
         return {"type": "array", "items": items, "minItems": num_completions, "maxItems": num_completions}
 
-    properties = {"ratings": one_per_completion({"type": "integer", "enum": RATINGS})}
+    rationale = {"type": "string", "minLength": 1, "maxLength": max_rationale_chars}
+    properties = {}
+    if aspect in TYPED_ASPECTS:
+        # Keys in distilabel's order (types, ratings, rationales, then the rating's own rationale), so that the cost
+        # of these aspects is the cost of their real outputs. distilabel's schema calls the last key
+        # `rationales_for_rating` but declares the output column `rationales-for-ratings`: the column's name is kept.
+        properties["types"] = one_per_completion({"anyOf": [{"type": "integer", "enum": TYPES}, {"type": "null"}]})
+    properties["ratings"] = one_per_completion({"type": "integer", "enum": RATINGS})
     if with_rationales:
-        properties["rationales"] = one_per_completion({"type": "string", "minLength": 1, "maxLength": max_rationale_chars})
+        properties["rationales"] = one_per_completion(rationale)
+        if aspect in TYPED_ASPECTS:
+            properties["rationales-for-ratings"] = one_per_completion(rationale)
     # No other keys: JSON Schema allows extra properties unless told, and a free key lets the judge ramble.
+    # The ratings come before any rationale: the judge commits to a rating before it writes why.
     return {"title": "Judgement", "type": "object", "properties": properties, "required": list(properties),
             "additionalProperties": False}
 
@@ -43,7 +61,7 @@ class KitUltraFeedback(UltraFeedback):
 
     def get_structured_output(self) -> dict[str, Any]:
         """Return the bounded schema for this task's number of completions."""
-        return build_rating_schema(self.num_completions, self.max_rationale_chars, self.with_rationales)
+        return build_rating_schema(self.num_completions, self.max_rationale_chars, self.with_rationales, self.aspect)
 
     def _set_default_structured_output(self) -> None:
         """Give the kit's LLM the schema as distilabel does, minus its check that outlines is installed."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 
 
 def break_answer(answer: str, seed: int = 0) -> str:
@@ -17,19 +18,40 @@ def break_answer(answer: str, seed: int = 0) -> str:
     return " ".join(broken)
 
 
-def build_sanity_rows(examples: list[dict]) -> list[dict]:
-    """Return two rows per example (good first, then broken first), each knowing where the good answer is."""
+def build_sanity_rows(examples: list[dict], corruption: str = "shuffled") -> list[dict]:
+    """Return two rows per example (good first, then bad first), each knowing where the good answer is.
+
+    The bad answer is the example's own ``bad`` if given, else made by ``corruption``: "shuffled" (the good answer's
+    words in another order) or "other-answer" (the good answer of the next example, a fluent reply to another question).
+    """
+    if corruption not in CORRUPTIONS:
+        raise ValueError(f"corruption phải là một trong {CORRUPTIONS}, không phải {corruption!r}.")
+    if corruption == "other-answer" and len(examples) < 2:
+        raise ValueError("corruption='other-answer' cần ít nhất hai ví dụ (câu hỏng là câu trả lời của ví dụ kế tiếp).")
     rows = []
     for number, example in enumerate(examples):
         good = example["good"]
-        bad = example.get("bad") or break_answer(good, seed=number)
-        rows.append({"instruction": example["instruction"], "generations": [good, bad], "good_index": 0})
-        rows.append({"instruction": example["instruction"], "generations": [bad, good], "good_index": 1})
+        if example.get("bad"):
+            bad = example["bad"]
+        elif corruption == "shuffled":
+            bad = break_answer(good, seed=number)
+        else:
+            bad = examples[(number + 1) % len(examples)]["good"]
+        for good_index, generations in ((0, [good, bad]), (1, [bad, good])):
+            rows.append({"instruction": example["instruction"], "generations": generations, "good_index": good_index,
+                         "corruption": corruption})
     return rows
 
 
-def score_judge(rated_rows: list[dict]) -> dict:
-    """Return the judge's accuracy, ties, invalid ratings and position bias on rated sanity rows."""
+CORRUPTIONS = ("shuffled", "other-answer")
+
+
+def score_judge(rated_rows: list[dict], scored_alone: bool = False) -> dict:
+    """Return the judge's accuracy, ties, invalid ratings, first-position wins and its most repeated ratings.
+
+    ``scored_alone``: each text was rated without seeing the other (token probabilities), so the order of the
+    two texts cannot sway it and ``first_position_wins`` is not reported (it would be 0.5 by construction).
+    """
     correct = ties = invalid = first_wins = decisive = 0
     for row in rated_rows:
         ratings = row.get("ratings") or []
@@ -44,11 +66,14 @@ def score_judge(rated_rows: list[dict]) -> dict:
         correct += good > bad
         first_wins += ratings[0] > ratings[1]
     total = len(rated_rows)
+    # A judge that writes the same ratings whatever the texts (the 135M judge's "[1, 2]") answers by rote.
+    repeated = Counter(tuple(row.get("ratings") or ()) for row in rated_rows).most_common(1)
     return {
         "judgements": total,
         "accuracy": round(correct / total, 2) if total else 0.0,
         "ties": ties,
         "invalid": invalid,
-        # Share of decisive judgements won by whichever text came first; 0.5 means no position bias.
-        "first_position_wins": round(first_wins / decisive, 2) if decisive else None,
+        # Share of decisive judgements won by whichever text came first: 0.5 when the order does not sway the judge.
+        "first_position_wins": round(first_wins / decisive, 2) if decisive and not scored_alone else None,
+        "same_ratings": f"{list(repeated[0][0])} × {repeated[0][1]}" if repeated else None,
     }

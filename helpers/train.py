@@ -79,7 +79,7 @@ def load_preference_dataset(path: str | os.PathLike | None = None) -> tuple[Data
         return dataset, f"Đọc tập dữ liệu đã lưu ở {describe_dir(folder)}: {len(dataset)} cặp."
     dataset = build_preference_dataset()
     note = (
-        f"Không tìm thấy tập dữ liệu ở {describe_dir(folder)} (chạy `make dataset` hoặc notebook lời giải để tạo). "
+        f"Không tìm thấy tập dữ liệu ở {describe_dir(folder)} (làm xong bài tập, hoặc chạy `make dataset`, để tạo). "
         f"Đã tạo tạm {len(dataset)} cặp bằng chính các hàm của bộ khóa học (run_pooling → giám khảo → pick_pairs, "
         "mức 🐕 của bài tập, không có EvolQuality) trên 6 hướng dẫn của lời giải; tập này không được lưu."
     )
@@ -193,7 +193,7 @@ def compare_before_after(prompts: list[str], before_model, after_model, tokenize
 
 
 def rate_before_after(rows: list[dict]) -> list[dict]:
-    """Rate each before/after pair with the kit's judge in both orders, to see the judge's position bias."""
+    """Rate each before/after pair with the kit's judge in both orders, to see whether the judge follows the content or the position."""
     from helpers.judge import build_judge, rate
 
     judge = build_judge(structured=True, num_completions=2)

@@ -153,12 +153,26 @@ def test_sanity_rows_and_scores():
     assert rows[1]["generations"] == rows[0]["generations"][::-1]
     always_second = [{**r, "ratings": [1, 2]} for r in rows]
     assert score_judge(always_second) == {
-        "judgements": 4, "accuracy": 0.5, "ties": 0, "invalid": 0, "first_position_wins": 0.0,
+        "judgements": 4, "accuracy": 0.5, "ties": 0, "invalid": 0, "first_position_wins": 0.0, "same_ratings": "[1, 2] × 4",
     }
+    assert score_judge(always_second, scored_alone=True)["first_position_wins"] is None
     perfect = [{**r, "ratings": [5, 1] if r["good_index"] == 0 else [1, 5]} for r in rows]
     assert score_judge(perfect)["accuracy"] == 1.0 and score_judge(perfect)["first_position_wins"] == 0.5
     broken = [{**rows[0], "ratings": [None, 3]}, {**rows[1], "ratings": [4, 4]}]
-    assert score_judge(broken) == {"judgements": 2, "accuracy": 0.0, "ties": 1, "invalid": 1, "first_position_wins": None}
+    assert score_judge(broken) == {
+        "judgements": 2, "accuracy": 0.0, "ties": 1, "invalid": 1, "first_position_wins": None, "same_ratings": "[None, 3] × 1",
+    }
+
+
+def test_sanity_rows_with_another_questions_answer():
+    examples = [{"instruction": "q1", "good": "a1"}, {"instruction": "q2", "good": "a2"}, {"instruction": "q3", "good": "a3"}]
+    rows = build_sanity_rows(examples, corruption="other-answer")
+    assert [r["generations"] for r in rows[:2]] == [["a1", "a2"], ["a2", "a1"]]
+    assert rows[-1]["generations"] == ["a1", "a3"] and {r["corruption"] for r in rows} == {"other-answer"}
+    with pytest.raises(ValueError, match="ít nhất hai"):
+        build_sanity_rows(examples[:1], corruption="other-answer")
+    with pytest.raises(ValueError, match="corruption"):
+        build_sanity_rows(examples, corruption="typo")
 
 
 def test_count_valid_ratings_counts_per_completion():
@@ -190,3 +204,28 @@ def test_judges_of_one_model_share_its_weights_and_schema(structured_judge):
     fresh = build_judge(structured=True, num_completions=2, preset="offline")
     fresh.load()
     assert fresh.llm._pipeline is not structured_judge.llm._pipeline
+
+
+@pytest.mark.parametrize("aspect", ["helpfulness", "truthfulness"])
+def test_typed_aspects_ask_for_their_real_outputs_ratings_first(aspect):
+    schema = build_rating_schema(2, aspect=aspect)
+    assert list(schema["properties"]) == ["types", "ratings", "rationales", "rationales-for-ratings"]
+    assert schema["required"] == list(schema["properties"]) and schema["additionalProperties"] is False
+    for key in schema["properties"]:
+        assert schema["properties"][key]["minItems"] == schema["properties"][key]["maxItems"] == 2
+    assert list(build_rating_schema(2, with_rationales=False, aspect=aspect)["properties"]) == ["types", "ratings"]
+
+
+@pytest.mark.parametrize("aspect", ["overall-rating", "honesty", "instruction-following"])
+def test_untyped_aspects_rate_then_explain(aspect):
+    assert list(build_rating_schema(2, aspect=aspect)["properties"]) == ["ratings", "rationales"]
+
+
+def test_helpfulness_judge_writes_distilabels_columns_for_that_aspect():
+    judge = build_judge(aspect="helpfulness", preset="offline")
+    judge.load()
+    row = rate(judge, [{"instruction": "What is 2 + 2?", "generations": ["4", "5"]}])[0]
+    assert set(judge.outputs) <= set(row)
+    for column in ("types", "ratings", "rationales", "rationales-for-ratings"):
+        assert len(row[column]) == 2, column
+    assert all(t in (None, 1, 2, 3) for t in row["types"]) and all(r in (1, 2, 3, 4, 5) for r in row["ratings"])
