@@ -154,7 +154,7 @@ if "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ:
     if not os.path.exists(f"{{HOME}}/.kit-installed"):  # once per Colab runtime
         if not CLONE_URL:
             raise RuntimeError("Bộ khóa học chưa đặt kho GitHub (REPO trong coursetools/settings.py) nên Colab không biết tải "
-                               "nó từ đâu. Người duy trì: chạy `make navigation REPO=chủ/tên-kho` rồi commit.")
+                               "nó từ đâu. Người bảo trì: chạy `make navigation REPO=chủ/tên-kho` rồi commit.")
         # A clone cut short leaves a folder without the mark written after a complete clone: clone again.
         if not os.path.exists(f"{{HOME}}/.kit-cloned"):
             if not shutil.which("git"):

@@ -273,7 +273,7 @@ def check_candidates(candidates, rated) -> None:
     for number, (instruction, row) in enumerate(candidates.items(), start=1):
         texts, models = read_texts(row, number, "candidates"), row.get("generation_models")
         assert len(texts) == 3, (
-            f"Hàng {number} có {len(texts)} ứng viên, cần 3: hai phần đã tổng hợp và một bản tiến hoá (EvolQuality)."
+            f"Hàng {number} có {len(texts)} phần hoàn thành, cần 3: hai phần đã tổng hợp và một bản tiến hoá (EvolQuality)."
         )
         pooled = read_texts(rated[instruction], number, "rated")
         new = list(texts)
@@ -285,11 +285,11 @@ def check_candidates(candidates, rated) -> None:
         evolved = new[0]
         evolved_texts.append(evolved)
         assert not is_empty(evolved) and evolved not in pooled and evolved.strip() != instruction.strip(), (
-            f"Hàng {number}: ứng viên thứ ba phải là bản viết lại mới của EvolQuality (cột `evolved_response`), "
+            f"Hàng {number}: phần hoàn thành thứ ba phải là bản viết lại mới của EvolQuality (cột `evolved_response`), "
             "không rỗng, khác hai phần cũ."
         )
         assert isinstance(models, list) and len(models) == 3 and all(isinstance(m, str) and m.strip() for m in models), (
-            f"Hàng {number}: `generation_models` phải ghi tên người viết cho cả 3 ứng viên."
+            f"Hàng {number}: `generation_models` phải ghi tên người viết cho cả 3 phần hoàn thành."
         )
         writers = dict(zip(pooled, rated[instruction].get("generation_models") or []))
         moved = [text for text, model in zip(texts, models) if text in writers and writers[text] != model]
@@ -298,7 +298,7 @@ def check_candidates(candidates, rated) -> None:
             "của nó ở cùng một vị trí trong `generations` và `generation_models`."
         )
     assert len(candidates) < 2 or len(set(evolved_texts)) > 1, (
-        "Ứng viên thứ ba giống hệt nhau ở mọi hàng — nó phải là bản EvolQuality viết lại phần hoàn thành của từng hàng."
+        "Phần hoàn thành thứ ba giống hệt nhau ở mọi hàng — nó phải là bản EvolQuality viết lại phần hoàn thành của từng hàng."
     )
     report_pass(f"{len(candidates)} hàng, mỗi hàng 2 phần đã tổng hợp và 1 bản tiến hoá mới, có tên người viết.")
 
@@ -332,7 +332,7 @@ def check_format(dataset) -> list[tuple[str, str, str]]:
                 f"Hàng {number}: `{column}` chỉ chứa câu trả lời (role \"assistant\"), còn câu hỏi nằm ở cột `prompt` — "
                 f"ở đây có role {sorted(roles)}."
             )
-            assert not is_empty(example[column][-1]["content"]), f"Hàng {number}: `{column}` rỗng — TRL cần cả hai câu trả lời."
+            assert not is_empty(example[column][-1]["content"]), f"Hàng {number}: `{column}` rỗng — TRL cần cả hai phần hoàn thành."
         texts.append((example["prompt"][-1]["content"], example["chosen"][-1]["content"], example["rejected"][-1]["content"]))
     return texts
 

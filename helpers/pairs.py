@@ -10,7 +10,7 @@ from numbers import Real
 POLICIES = ("best-worst", "best-random-lower")
 REASON_LABELS = {  # drop reasons, in the order they are checked
     "invalid_ratings": "điểm không hợp lệ",
-    "too_few_completions": "ít hơn 2 câu trả lời không rỗng",
+    "too_few_completions": "ít hơn 2 phần hoàn thành không rỗng",
     "tie": "hoà điểm",
     "identical_texts": "chosen và rejected giống hệt nhau",
     "below_margin": "chênh lệch điểm dưới ngưỡng",
@@ -36,7 +36,7 @@ def is_empty(text) -> bool:
 def check_policy(policy: str) -> None:
     """Raise ValueError (in Vietnamese) if ``policy`` is not a known pair policy."""
     if policy not in POLICIES:
-        raise ValueError(f"Chiến lược `{policy}` không tồn tại. Chọn một trong: {', '.join(POLICIES)}.")
+        raise ValueError(f"Quy tắc chọn cặp `{policy}` không tồn tại. Chọn một trong: {', '.join(POLICIES)}.")
 
 
 def pick_pair(row: dict, policy: str = "best-worst", min_margin: float = 0.0, rng: random.Random | None = None) -> dict | str:
@@ -156,7 +156,7 @@ def describe_report(report: dict) -> str:
     else:
         text += " Không bỏ hàng nào."
     if report.get("empty_completions"):
-        text += f" Đã loại {report['empty_completions']} câu trả lời rỗng."
+        text += f" Đã loại {report['empty_completions']} phần hoàn thành rỗng."
     return text
 
 

@@ -34,7 +34,7 @@ def plot_rating_distribution(rated_rows: list[dict]):
     width = 0.8 / max(len(counts), 1)
     for index, (name, heights) in enumerate(counts.items()):
         ax.bar(ratings + (index - (len(counts) - 1) / 2) * width, heights, width, label=name)
-    ax.set(title="Phân bố điểm theo mô hình", xlabel="Điểm của giám khảo", ylabel="Số câu trả lời", xticks=ratings)
+    ax.set(title="Phân bố điểm theo mô hình", xlabel="Điểm của giám khảo", ylabel="Số phần hoàn thành", xticks=ratings)
     if counts:
         ax.legend(fontsize="small")
     ax.yaxis.get_major_locator().set_params(integer=True)

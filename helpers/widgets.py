@@ -66,8 +66,8 @@ class PoolingControls:
             min=0.0, max=1.5, step=0.05, description="Nhiệt độ (B):", style=LABEL_STYLE, readout_format=".2f",
             layout=widgets.Layout(width="480px"),
         )
-        self.system_a = widgets.Textarea(description="System prompt A:", style=LABEL_STYLE, layout=WIDE, rows=2)
-        self.system_b = widgets.Textarea(description="System prompt B:", style=LABEL_STYLE, layout=WIDE, rows=2)
+        self.system_a = widgets.Textarea(description="Lời nhắc hệ thống A:", style=LABEL_STYLE, layout=WIDE, rows=2)
+        self.system_b = widgets.Textarea(description="Lời nhắc hệ thống B:", style=LABEL_STYLE, layout=WIDE, rows=2)
         self.max_tokens = widgets.BoundedIntText(min=1, max=1024, description="max_new_tokens:", style=LABEL_STYLE)
         self.instruction = widgets.Textarea(
             value="What is synthetic data?", description="Hướng dẫn:", style=LABEL_STYLE, layout=WIDE, rows=2
@@ -109,14 +109,14 @@ class PoolingControls:
             self.show_error("Hãy nhập một câu hỏi vào ô «Hướng dẫn» trước khi bấm Chạy.")
             return
         self.button.disabled, self.progress.bar_style, self.progress.value = True, "info", 1
-        self.status.value = "⏳ Đang tải hai bộ sinh và sinh câu trả lời (mô hình offline: khoảng 20–60 giây)..."
+        self.status.value = "⏳ Đang tải hai bộ sinh và sinh phần hoàn thành (mô hình offline: khoảng 20–60 giây)..."
         try:
             # Looked up at call time so tests can replace the runner with a fast fake.
             self.result = run_custom_pooling(self.instruction.value.strip(), self.preset.value, **self.read_settings())
             self.progress.value = 2
             self.show_result(self.result)
             self.progress.value, self.progress.bar_style = 3, "success"
-            self.status.value = "✅ Xong: hai câu trả lời cho cùng một hướng dẫn."
+            self.status.value = "✅ Xong: hai phần hoàn thành cho cùng một hướng dẫn."
         except Exception as error:  # shown in the UI: a click handler's traceback would be lost
             self.show_error(f"Không chạy được ({type(error).__name__}): {html.escape(str(error))}")
         finally:
@@ -157,7 +157,7 @@ class PreferenceExplorer:
             options=[(f"{i + 1}. {str(r.get('instruction', ''))[:70]}", i) for i, r in enumerate(self.rows)],
             value=0, description="Hướng dẫn:", style=LABEL_STYLE, layout=widgets.Layout(width="95%"),
         )
-        self.policy = widgets.ToggleButtons(options=list(POLICIES), value=policy, description="Chiến lược:", style=LABEL_STYLE)
+        self.policy = widgets.ToggleButtons(options=list(POLICIES), value=policy, description="Quy tắc chọn cặp:", style=LABEL_STYLE)
         self.margin = widgets.FloatSlider(
             value=min_margin, min=0.0, max=4.0, step=0.5, description="Chênh lệch tối thiểu:", style=LABEL_STYLE,
             layout=widgets.Layout(width="480px"),

@@ -869,7 +869,7 @@ def test_the_kits_draw_could_not_lose_a_row_that_has_a_completion_far_enough_bel
 
 def test_an_unknown_policy_fails():
     pairs, rated, hand, _ = stage("pairs")
-    with pytest.raises(ValueError, match=re.escape("Chiến lược `best_worst` không tồn tại")):
+    with pytest.raises(ValueError, match=re.escape("Quy tắc chọn cặp `best_worst` không tồn tại")):
         checks.check_pairs(pairs, rated, hand, policy="best_worst")
 
 
@@ -975,21 +975,21 @@ def evolved_writer_misplaced(candidates, rated):
 
 
 WRONG_CANDIDATES = [
-    (third_equals_pooled, "Hàng 2: ứng viên thứ ba phải là bản viết lại mới của EvolQuality"),
-    (third_empty, "Hàng 2: ứng viên thứ ba phải là bản viết lại mới"),
-    (third_none, "Hàng 2: ứng viên thứ ba phải là bản viết lại mới"),
-    (third_is_the_instruction, "Hàng 2: ứng viên thứ ba phải là bản viết lại mới"),
+    (third_equals_pooled, "Hàng 2: phần hoàn thành thứ ba phải là bản viết lại mới của EvolQuality"),
+    (third_empty, "Hàng 2: phần hoàn thành thứ ba phải là bản viết lại mới"),
+    (third_none, "Hàng 2: phần hoàn thành thứ ba phải là bản viết lại mới"),
+    (third_is_the_instruction, "Hàng 2: phần hoàn thành thứ ba phải là bản viết lại mới"),
     (pooled_text_replaced, "Hàng 2: thiếu một phần hoàn thành đã tổng hợp"),
     (pooled_text_edited, "Hàng 2: thiếu một phần hoàn thành đã tổng hợp"),
-    (two_candidates, "Hàng 1 có 2 ứng viên, cần 3"),
-    (four_candidates, "Hàng 2 có 4 ứng viên, cần 3"),
-    (a_writer_missing, "Hàng 2: `generation_models` phải ghi tên người viết cho cả 3 ứng viên"),
+    (two_candidates, "Hàng 1 có 2 phần hoàn thành, cần 3"),
+    (four_candidates, "Hàng 2 có 4 phần hoàn thành, cần 3"),
+    (a_writer_missing, "Hàng 2: `generation_models` phải ghi tên người viết cho cả 3 phần hoàn thành"),
     (an_empty_writer, "Hàng 2: `generation_models` phải ghi tên người viết"),
     (no_writers, "Hàng 1: `generation_models` phải ghi tên người viết"),
     (candidate_row_missing, "`candidates` phải có một hàng cho mỗi hàng của `rated` (6), nhưng có 5"),
     (candidate_row_duplicated, "xuất hiện hai lần trong `candidates`"),
     (candidate_no_generations, "Hàng 2 của `candidates` không có cột `generations`"),
-    (same_third_on_every_row, "Ứng viên thứ ba giống hệt nhau ở mọi hàng"),
+    (same_third_on_every_row, "Phần hoàn thành thứ ba giống hệt nhau ở mọi hàng"),
     (pooled_writers_swapped, "Hàng 2: một phần đã tổng hợp mang tên người viết khác với trong `rated`"),
     (evolved_writer_misplaced, "Hàng 2: một phần đã tổng hợp mang tên người viết khác với trong `rated`"),
 ]
@@ -1310,14 +1310,14 @@ def test_summarize_pairs_gives_the_kits_reason_for_each_dropped_row():
 def test_write_summary_records_both_stages(tmp_path):
     pairs, rated, _, _ = stage("pairs")
     final_pairs, final_rated, _, _ = stage("final_pairs")
-    reports = {"🐕 hai ứng viên": summarize_pairs(to_pair(rated), pairs, "best-worst"),
-               "🦁 ba ứng viên": summarize_pairs(to_pair(final_rated), final_pairs, "best-random-lower", 2)}
+    reports = {"🐕 hai phần hoàn thành": summarize_pairs(to_pair(rated), pairs, "best-worst"),
+               "🦁 ba phần hoàn thành": summarize_pairs(to_pair(final_rated), final_pairs, "best-random-lower", 2)}
     dataset = save(to_dataset(final_pairs, style="conversational"), tmp_path)
     text = write_summary(tmp_path, dataset, reports)
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["rows"] == 8 and summary["reports"] == json.loads(json.dumps(reports))
-    assert "- 🐕 hai ứng viên: Giữ 6/9 hàng. Bỏ: 2 hàng hoà điểm, 1 hàng điểm không hợp lệ." in text
-    assert ("- 🦁 ba ứng viên: Giữ 8/13 hàng. Bỏ: 2 hàng hoà điểm, 2 hàng chênh lệch điểm dưới ngưỡng, "
+    assert "- 🐕 hai phần hoàn thành: Giữ 6/9 hàng. Bỏ: 2 hàng hoà điểm, 1 hàng điểm không hợp lệ." in text
+    assert ("- 🦁 ba phần hoàn thành: Giữ 8/13 hàng. Bỏ: 2 hàng hoà điểm, 2 hàng chênh lệch điểm dưới ngưỡng, "
             "1 hàng điểm không hợp lệ.") in text
     assert f"chosen do {MODELS[0]} viết: 2 hàng" in text and "chosen do hand A viết: 3 hàng" in text
     assert "chosen do hand C viết: 1 hàng" in text

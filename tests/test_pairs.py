@@ -218,7 +218,7 @@ def test_describe_report_in_vietnamese():
 
 def test_describe_report_without_drops_mentions_empty_completions():
     _, report = pick_pairs([make_row([5, 3, 2], generations=["", "b", "c"])])
-    assert describe_report(report) == "Giữ 1/1 hàng. Không bỏ hàng nào. Đã loại 1 câu trả lời rỗng."
+    assert describe_report(report) == "Giữ 1/1 hàng. Không bỏ hàng nào. Đã loại 1 phần hoàn thành rỗng."
 
 
 @pytest.mark.parametrize("call", [lambda: pick_pairs([], policy="best-of-n"), lambda: pick_pair(make_row([5, 1]), "x")])
