@@ -174,7 +174,6 @@ def test_03_other_aspect_swapped_order_and_a_false_answer(fresh_cache, monkeypat
 
 def test_05_longer_training_another_beta_and_every_block(tmp_path, monkeypatch):
     from helpers.dpo import to_dataset
-    from tests.test_train import PAIRS
 
     (tmp_path / "notebooks").mkdir()
     monkeypatch.chdir(tmp_path / "notebooks")  # the notebook's "../artifacts/dpo-cpu"
@@ -185,7 +184,10 @@ def test_05_longer_training_another_beta_and_every_block(tmp_path, monkeypatch):
     assert namespace["config"].beta == 0.5
     # Every block trained, for two short steps (the task's 30 steps take minutes with all blocks).
     namespace["config"] = namespace["make_cpu_dpo_config"](tmp_path / "out", max_steps=2, max_length=64, beta=0.5)
-    namespace["dataset"] = to_dataset(PAIRS[:2], style="conversational")
+    namespace["dataset"] = to_dataset([
+        {"prompt": "What is 2 + 2?", "chosen": "2 + 2 equals 4.", "rejected": "2 + 2 equals 5."},
+        {"prompt": "Name a primary colour.", "chosen": "Red is a primary colour.", "rejected": "Banana."},
+    ], style="conversational")
     model, _, log_history = run(NB05, "train_dpo(dataset, config, trainable_layers=None)", namespace)[0]
     assert all(parameter.requires_grad for parameter in model.parameters())
     assert [entry["step"] for entry in log_history if "loss" in entry] == [1, 2]
