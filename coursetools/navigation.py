@@ -41,18 +41,28 @@ SETUP_TITLE = "#@title Cài đặt — chạy ô này trước: trên Colab nó 
 # The notebooks' H1 line ("# 1. Tổng hợp mô hình ...") and its leading lesson number.
 TITLE_LINE = re.compile(r"^# (?P<title>.+?)\s*$", re.MULTILINE)
 LESSON_NUMBER = re.compile(r"^\d+\.\s*")
+LESSON_FILE = re.compile(r"^(?P<number>\d+)_.+\.ipynb$")
 
 
 def list_course(root: Path = ROOT) -> list[str]:
-    """Return the course order as repo paths: the numbered notebooks by name, the exercise before the extras."""
-    notebooks = sorted(path.relative_to(root).as_posix() for path in root.glob(NOTEBOOK_GLOB))
+    """Return the course order as repo paths: the numbered notebooks by name, the exercise before the extras.
+
+    Only notebooks named like "05_topic.ipynb" belong to the course; another file in notebooks/ (a learner's
+    Untitled.ipynb) is left out of the navigation.
+    """
+    notebooks = sorted(
+        path.relative_to(root).as_posix() for path in root.glob(NOTEBOOK_GLOB) if LESSON_FILE.match(path.name)
+    )
     lessons = [path for path in notebooks if read_number(path) < settings.EXTRAS_FROM]
     return lessons + [EXERCISE] + [path for path in notebooks if path not in lessons]
 
 
 def read_number(path: str) -> int:
     """Return the lesson number a notebook's file name starts with ("notebooks/05_train_dpo.ipynb" -> 5)."""
-    return int(Path(path).name.split("_", 1)[0])
+    match = LESSON_FILE.match(Path(path).name)
+    if not match:
+        raise ValueError(f"{path}: a course notebook's name starts with its number, e.g. 05_topic.ipynb")
+    return int(match["number"])
 
 
 def find_neighbours(path: str, root: Path = ROOT) -> tuple[str | None, str | None]:
@@ -102,10 +112,22 @@ def make_badge(path: str) -> str:
     return f"[![Open In Colab]({BADGE_IMAGE})]({make_colab_url(path)})"
 
 
+def make_relative(target: str, start: str) -> str:
+    """Return the repo path `target` relative to the folder of the repo path `start`, with forward slashes."""
+    return os.path.relpath(target, Path(start).parent.as_posix()).replace(os.sep, "/")
+
+
 def make_link(target: str, start: str, root: Path = ROOT) -> str:
     """Return a markdown link to the notebook `target`, relative to the folder of the notebook `start`."""
-    relative = os.path.relpath(target, Path(start).parent.as_posix()).replace(os.sep, "/")
-    return f"[{read_title_of(target, root)}]({relative})"
+    return f"[{read_title_of(target, root)}]({make_relative(target, start)})"
+
+
+def make_glossary_url(path: str) -> str:
+    """Return the link to the README's glossary from a notebook: on GitHub once a repository is set, else relative."""
+    # Colab opens a relative .md link as if it were a notebook; GitHub renders the README and its anchor.
+    if settings.REPO:
+        return f"https://github.com/{settings.REPO}/blob/{settings.BRANCH}/{README}#{GLOSSARY_ANCHOR}"
+    return f"{make_relative(README, path)}#{GLOSSARY_ANCHOR}"
 
 
 def render_nav(path: str, root: Path = ROOT) -> str:
@@ -119,8 +141,7 @@ def render_nav(path: str, root: Path = ROOT) -> str:
             links.append(f"⬅️ Bài trước: {make_link(previous, path, root)}")
         if following:
             links.append(f"Bài tiếp theo: {make_link(following, path, root)} ➡️")
-    glossary = os.path.relpath(README, Path(path).parent.as_posix()).replace(os.sep, "/")
-    links.append(f"📖 [Thuật ngữ]({glossary}#{GLOSSARY_ANCHOR})")
+    links.append(f"📖 [Thuật ngữ]({make_glossary_url(path)})")
     return "\n".join([NAV_MARKER, make_badge(path), "", " · ".join(links)]).rstrip()
 
 

@@ -54,7 +54,8 @@ def format_table(rows: list[dict], columns: list[str] | None = None) -> str:
 
     if not rows:
         return "(trống)"
-    return pd.DataFrame(rows, columns=columns).to_string(index=False, na_rep="—")
+    shown = [{key: "—" if value is None else value for key, value in row.items()} for row in rows]
+    return pd.DataFrame(shown, columns=columns).to_string(index=False, na_rep="—")
 
 
 def format_side_by_side(left: str, right: str, titles: tuple[str, str] = ("original", "evolved"), width: int = 56) -> str:

@@ -22,7 +22,7 @@ TYPES = [1, 2, 3]  # the numbered types of UltraFeedback's helpfulness/truthfuln
 def build_rating_schema(
     num_completions: int, max_rationale_chars: int = 100, with_rationales: bool = True, aspect: str = "overall-rating"
 ) -> dict:
-    """Return the JSON schema of one judgement: exactly ``num_completions`` ratings in 1-5 and short rationales."""
+    """Return the JSON schema of one judgement: exactly ``num_completions`` ratings in 1-5 and short rationales (and types)."""
 
     def one_per_completion(items: dict) -> dict:
         return {"type": "array", "items": items, "minItems": num_completions, "maxItems": num_completions}

@@ -18,32 +18,35 @@ def break_answer(answer: str, seed: int = 0) -> str:
     return " ".join(broken)
 
 
+CORRUPTIONS = ("shuffled", "other-answer")
+
+
 def build_sanity_rows(examples: list[dict], corruption: str = "shuffled") -> list[dict]:
     """Return two rows per example (good first, then bad first), each knowing where the good answer is.
 
-    The bad answer is the example's own ``bad`` if given, else made by ``corruption``: "shuffled" (the good answer's
-    words in another order) or "other-answer" (the good answer of the next example, a fluent reply to another question).
+    The bad answer is the example's own ``bad`` if given (such rows are labelled "given"), else made by ``corruption``:
+    "shuffled" (the good answer's words in another order) or "other-answer" (the good answer of the next example, a
+    fluent reply to another question).
     """
     if corruption not in CORRUPTIONS:
         raise ValueError(f"corruption phải là một trong {CORRUPTIONS}, không phải {corruption!r}.")
-    if corruption == "other-answer" and len(examples) < 2:
+    if corruption == "other-answer" and len(examples) < 2 and not all(example.get("bad") for example in examples):
         raise ValueError("corruption='other-answer' cần ít nhất hai ví dụ (câu hỏng là câu trả lời của ví dụ kế tiếp).")
     rows = []
     for number, example in enumerate(examples):
-        good = example["good"]
+        good, kind = example["good"], corruption
         if example.get("bad"):
-            bad = example["bad"]
+            bad, kind = example["bad"], "given"
         elif corruption == "shuffled":
             bad = break_answer(good, seed=number)
         else:
             bad = examples[(number + 1) % len(examples)]["good"]
+        if bad.strip() == good.strip():
+            raise ValueError(f"Ví dụ {number + 1}: câu hỏng trùng với câu đúng ({good!r}), nên không kiểm tra được gì.")
         for good_index, generations in ((0, [good, bad]), (1, [bad, good])):
             rows.append({"instruction": example["instruction"], "generations": generations, "good_index": good_index,
-                         "corruption": corruption})
+                         "corruption": kind})
     return rows
-
-
-CORRUPTIONS = ("shuffled", "other-answer")
 
 
 def score_judge(rated_rows: list[dict], scored_alone: bool = False) -> dict:
@@ -66,8 +69,10 @@ def score_judge(rated_rows: list[dict], scored_alone: bool = False) -> dict:
         correct += good > bad
         first_wins += ratings[0] > ratings[1]
     total = len(rated_rows)
-    # A judge that writes the same ratings whatever the texts (the 135M judge's "[1, 2]") answers by rote.
-    repeated = Counter(tuple(row.get("ratings") or ()) for row in rated_rows).most_common(1)
+    # A judge that writes the same ratings whatever the texts (the 135M judge's "[1, 2]") answers by rote; ratings
+    # that never repeat say nothing, so only a set given at least twice is reported.
+    repeated = [(ratings, count) for ratings, count in
+                Counter(tuple(row.get("ratings") or ()) for row in rated_rows).most_common(1) if count > 1]
     return {
         "judgements": total,
         "accuracy": round(correct / total, 2) if total else 0.0,

@@ -160,7 +160,7 @@ def test_sanity_rows_and_scores():
     assert score_judge(perfect)["accuracy"] == 1.0 and score_judge(perfect)["first_position_wins"] == 0.5
     broken = [{**rows[0], "ratings": [None, 3]}, {**rows[1], "ratings": [4, 4]}]
     assert score_judge(broken) == {
-        "judgements": 2, "accuracy": 0.0, "ties": 1, "invalid": 1, "first_position_wins": None, "same_ratings": "[None, 3] × 1",
+        "judgements": 2, "accuracy": 0.0, "ties": 1, "invalid": 1, "first_position_wins": None, "same_ratings": None,
     }
 
 
@@ -173,6 +173,25 @@ def test_sanity_rows_with_another_questions_answer():
         build_sanity_rows(examples[:1], corruption="other-answer")
     with pytest.raises(ValueError, match="corruption"):
         build_sanity_rows(examples, corruption="typo")
+    given = build_sanity_rows([{"instruction": "q", "good": "Paris.", "bad": "Berlin."}], corruption="other-answer")
+    assert [r["corruption"] for r in given] == ["given", "given"]
+    with pytest.raises(ValueError, match="trùng với câu đúng"):
+        build_sanity_rows([{"instruction": "q1", "good": "same"}, {"instruction": "q2", "good": "same"}], "other-answer")
+
+
+def test_scores_alone_never_repeat_by_rote():
+    rows = [{"generations": ["a", "b"], "good_index": 0, "ratings": [3.1, 2.9]},
+            {"generations": ["b", "a"], "good_index": 1, "ratings": [2.8, 3.3]}]
+    assert score_judge(rows, scored_alone=True) == {
+        "judgements": 2, "accuracy": 1.0, "ties": 0, "invalid": 0, "first_position_wins": None, "same_ratings": None,
+    }
+
+
+def test_tables_show_a_missing_value_as_a_dash():
+    from helpers.display import format_table
+
+    text = format_table([{"method": "x", "first": None, "score": 0.5}, {"method": "y", "first": None, "score": None}])
+    assert "None" not in text and "NaN" not in text and text.count("—") == 3
 
 
 def test_count_valid_ratings_counts_per_completion():
@@ -221,7 +240,8 @@ def test_untyped_aspects_rate_then_explain(aspect):
     assert list(build_rating_schema(2, aspect=aspect)["properties"]) == ["ratings", "rationales"]
 
 
-def test_helpfulness_judge_writes_distilabels_columns_for_that_aspect():
+def test_helpfulness_judge_writes_distilabels_columns_for_that_aspect(fresh_cache, monkeypatch):
+    monkeypatch.setenv("KIT_CACHE_DIR", str(fresh_cache[0]))
     judge = build_judge(aspect="helpfulness", preset="offline")
     judge.load()
     row = rate(judge, [{"instruction": "What is 2 + 2?", "generations": ["4", "5"]}])[0]

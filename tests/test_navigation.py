@@ -40,7 +40,7 @@ def test_course_order_is_lessons_then_the_exercise_then_the_extras():
 
 
 def test_a_new_notebook_takes_its_place_by_number(tmp_path):
-    for name in ("01_a", "04_b", "05_c", "07_d"):
+    for name in ("01_a", "04_b", "05_c", "07_d", "Untitled", "05a-x"):
         (tmp_path / "notebooks").mkdir(exist_ok=True)
         (tmp_path / "notebooks" / f"{name}.ipynb").write_text("{}")
     assert navigation.list_course(tmp_path) == [
@@ -48,10 +48,21 @@ def test_a_new_notebook_takes_its_place_by_number(tmp_path):
     ]
 
 
+def test_glossary_link_goes_to_github_once_a_repository_is_set(monkeypatch):
+    monkeypatch.setattr(settings, "REPO", "my-org/kit")
+    assert navigation.make_glossary_url("notebooks/01_model_pooling.ipynb") == (
+        f"https://github.com/my-org/kit/blob/{settings.BRANCH}/README.md#{navigation.GLOSSARY_ANCHOR}"
+    )
+    monkeypatch.setattr(settings, "REPO", "")
+    assert navigation.make_glossary_url("exercises/preference_dpo_dataset.ipynb") == f"../README.md#{navigation.GLOSSARY_ANCHOR}"
+
+
 @pytest.mark.parametrize("path", ALL_NOTEBOOKS)
 def test_nav_cell_links_the_glossary(path):
     nav = read(path).cells[0].source
     link = f"../README.md#{navigation.GLOSSARY_ANCHOR}"
+    if settings.REPO:  # Colab cannot open a relative .md link: the glossary is read on GitHub
+        link = f"https://github.com/{settings.REPO}/blob/{settings.BRANCH}/README.md#{navigation.GLOSSARY_ANCHOR}"
     assert f"📖 [Thuật ngữ]({link})" in nav
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert f'<a id="{navigation.GLOSSARY_ANCHOR}"></a>' in readme
