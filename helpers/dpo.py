@@ -66,24 +66,36 @@ def to_dataset(pairs: list[dict], style: str = "standard", system_prompt: str | 
     return Dataset.from_dict({name: [row[name] for row in rows] for name in features}, features=features)
 
 
+def describe_summary(dataset: Dataset, reports: dict) -> str:
+    """Return the Vietnamese summary of a dataset: its size, each stage's report, who wrote the chosen texts, row sources."""
+    from helpers.pairs import LABEL_REASON_LABELS, REASON_LABELS, SOURCE_LABELS, describe_report
+
+    last = list(reports.values())[-1] if reports else {}  # the last report's chosen_models says who wrote the chosen texts
+    lines = [f"Tập dữ liệu: {len(dataset)} hàng, cột {', '.join(dataset.column_names)}."]
+    lines += [f"- {stage}: {describe_report(report)}" for stage, report in reports.items()]
+    lines += [f"- chosen do {model} viết: {count} hàng" for model, count in last.get("chosen_models", {}).items()]
+    if "row_sources" in last:  # pairs made from the learner's labels: where each row came from
+        reasons = {**REASON_LABELS, **LABEL_REASON_LABELS}
+        lines += [
+            f"  {i}. {row['prompt'][:50]} — "
+            + (f"từ {SOURCE_LABELS[row['source']]}" if "source" in row else f"bỏ: {reasons[row['dropped']]}")
+            for i, row in enumerate(last["row_sources"], start=1)
+        ]
+    return "\n".join(lines)
+
+
 def write_summary(out_dir, dataset: Dataset, reports: dict) -> str:
-    """Write ``summary.json`` (stage label -> pick_pairs/summarize_pairs report) beside a dataset; return a summary."""
-    # The last report's chosen_models says who wrote the chosen texts.
+    """Write ``summary.json`` (stage label -> pick_pairs/summarize_pairs report) beside a dataset; return describe_summary."""
     import json
     from pathlib import Path
 
-    from helpers.pairs import describe_report
     from helpers.storage import DatasetDirError
 
     out_dir = Path(out_dir)
-    last = list(reports.values())[-1] if reports else {}
     summary = {"rows": len(dataset), "columns": dataset.column_names, "reports": reports}
     try:
         out_dir.mkdir(parents=True, exist_ok=True)  # a learner may not have saved the dataset yet
         (out_dir / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
     except OSError as error:
         raise DatasetDirError(out_dir, error, kept_in_memory=True) from error
-    lines = [f"Tập dữ liệu: {len(dataset)} hàng, cột {', '.join(dataset.column_names)}."]
-    lines += [f"- {stage}: {describe_report(report)}" for stage, report in reports.items()]
-    lines += [f"- chosen do {model} viết: {count} hàng" for model, count in last.get("chosen_models", {}).items()]
-    return "\n".join(lines)
+    return describe_summary(dataset, reports)

@@ -7,6 +7,8 @@ import random
 from collections import Counter
 from numbers import Real
 
+from helpers.labels import build_label_items, find_label, read_verdict
+
 POLICIES = ("best-worst", "best-random-lower")
 REASON_LABELS = {  # drop reasons, in the order they are checked
     "invalid_ratings": "điểm không hợp lệ",
@@ -16,6 +18,14 @@ REASON_LABELS = {  # drop reasons, in the order they are checked
     "below_margin": "chênh lệch điểm dưới ngưỡng",
 }
 REASONS = tuple(REASON_LABELS)
+LABEL_REASON_LABELS = {  # the extra drop reasons of pairs made from the learner's labels
+    "not_labelled": "chưa gán nhãn hoặc bỏ qua",
+    "labelled_tie": "bạn gán nhãn hoà",
+    "disagree": "người và giám khảo chọn khác nhau",
+}
+# Where pick_labelled_pairs takes its pairs from; "human-else-judge" uses the judge where the learner gave no label.
+LABEL_SOURCES = ("human", "judge", "agree", "human-else-judge")
+SOURCE_LABELS = {"human": "người", "judge": "giám khảo", "agree": "người + giám khảo"}  # a pair's own source
 MIN_RATING, MAX_RATING = 1, 5
 DEFAULT_SEED = 42
 
@@ -67,14 +77,20 @@ def pick_pair(row: dict, policy: str = "best-worst", min_margin: float = 0.0, rn
         return "identical_texts"
     if ratings[chosen] - ratings[rejected] < min_margin:
         return "below_margin"
+    return build_pair(row, chosen, rejected)
+
+
+def build_pair(row: dict, chosen: int, rejected: int, scored: bool = True) -> dict:
+    """Return the pair of a row's completions at ``chosen`` and ``rejected``, with their scores (None if not ``scored``)."""
+    generations, ratings = row["generations"], row.get("ratings")
     models = row.get("generation_models")
     models = models if isinstance(models, list) and len(models) == len(generations) else [None] * len(generations)
     return {
         "prompt": row["instruction"],
         "chosen": generations[chosen],
         "rejected": generations[rejected],
-        "score_chosen": float(ratings[chosen]),
-        "score_rejected": float(ratings[rejected]),
+        "score_chosen": float(ratings[chosen]) if scored else None,
+        "score_rejected": float(ratings[rejected]) if scored else None,
         "chosen_model": models[chosen],
         "rejected_model": models[rejected],
         "chosen_index": chosen,
@@ -103,7 +119,7 @@ def collect_pairs(rows: list[dict], results: list) -> tuple[list[dict], dict]:
     dropped = dict.fromkeys(REASONS, 0)
     for result in results:
         if isinstance(result, str):
-            dropped[result] += 1
+            dropped[result] = dropped.get(result, 0) + 1  # pick_labelled_pairs adds its own reasons
     # Every empty completion is counted, whatever happens to its row.
     generations = [row.get("generations") for row in rows]
     empty = sum(sum(map(is_empty, texts)) for texts in generations if isinstance(texts, list))
@@ -150,11 +166,14 @@ def summarize_pairs(rows: list[dict], pairs: list[dict], policy: str = "best-wor
 def describe_report(report: dict) -> str:
     """Return a short Vietnamese summary of a pick_pairs report."""
     text = f"Giữ {report['kept']}/{report['rows']} hàng."
-    reasons = sorted((r for r in REASONS if report["dropped"].get(r)), key=lambda r: -report["dropped"][r])
+    names = {**REASON_LABELS, **LABEL_REASON_LABELS}
+    reasons = sorted((r for r in names if report["dropped"].get(r)), key=lambda r: -report["dropped"][r])
     if reasons:
-        text += " Bỏ: " + ", ".join(f"{report['dropped'][r]} hàng {REASON_LABELS[r]}" for r in reasons) + "."
+        text += " Bỏ: " + ", ".join(f"{report['dropped'][r]} hàng {names[r]}" for r in reasons) + "."
     else:
         text += " Không bỏ hàng nào."
+    if report.get("sources"):
+        text += " Nguồn của cặp: " + ", ".join(f"{count} từ {SOURCE_LABELS[s]}" for s, count in report["sources"].items()) + "."
     if report.get("empty_completions"):
         text += f" Đã loại {report['empty_completions']} phần hoàn thành rỗng."
     return text
@@ -168,3 +187,56 @@ def sweep_margins(rows: list[dict], margins: list[float], policy: str = "best-ra
         {"min_margin": margin, "kept": report["kept"], **{r: report["dropped"][r] for r in reasons}}
         for margin, report in zip(margins, reports)
     ]
+
+
+def pick_labelled_pairs(rows: list[dict], labels: dict, source: str = "human", positions: tuple[int, int] = (0, 1)) -> tuple[list[dict], dict]:
+    """Return pairs of two completions per row from the learner's labels, the judge, or both, and a report per source."""
+    if source not in LABEL_SOURCES:
+        raise ValueError(f"Nguồn `{source}` không tồn tại. Chọn một trong: {', '.join(LABEL_SOURCES)}.")
+    items = {item.row: item for item in build_label_items(rows, positions)}
+    results, row_sources = [], []
+    for index, row in enumerate(rows):
+        item = items.get(index)
+        result = "too_few_completions" if item is None else pick_labelled_pair(row, item, find_label(item, labels), source)
+        if isinstance(result, dict):
+            row_sources.append({"prompt": row["instruction"], "source": result["source"]})
+        else:
+            row_sources.append({"prompt": row["instruction"], "dropped": result})
+        results.append(result)
+    pairs, report = collect_pairs(rows, results)
+    report["dropped"] = {**report["dropped"], **{r: results.count(r) for r in LABEL_REASON_LABELS}}
+    sources = Counter(pair["source"] for pair in pairs)
+    report.update(source=source, sources={s: sources[s] for s in SOURCE_LABELS if sources[s]}, row_sources=row_sources)
+    return pairs, report
+
+
+def pick_labelled_pair(row: dict, item, record: dict | None, source: str) -> dict | str:
+    """Return one row's pair (its ``source`` recorded) or why it is dropped; ``item`` is the pair the learner was shown."""
+    first, second = item.positions
+    human = read_verdict(item, record)
+    # The judge's choice between the same two completions, by the kit's own rule (pick_pair, best-worst).
+    sub_row = {
+        **row,
+        **{key: [row[key][first], row[key][second]] for key in ("generations", "ratings", "generation_models")
+           if isinstance(row.get(key), list) and len(row[key]) > second},
+    }
+    judged = pick_pair(sub_row, "best-worst")
+    if isinstance(judged, dict):
+        judged = {**judged, "chosen_index": item.positions[judged["chosen_index"]],
+                  "rejected_index": item.positions[judged["rejected_index"]]}
+    if source == "judge" or (source == "human-else-judge" and human in (None, "skip")):
+        return {**judged, "source": "judge"} if isinstance(judged, dict) else judged
+    if human in (None, "skip"):
+        return "not_labelled"
+    if human == "tie":
+        return "labelled_tie"
+    if item.texts[0] == item.texts[1]:
+        return "identical_texts"
+    chosen, rejected = (first, second) if human == "first" else (second, first)
+    if source == "agree":
+        if not isinstance(judged, dict):
+            return judged
+        if judged["chosen_index"] != chosen:
+            return "disagree"
+        return {**judged, "source": "agree"}
+    return {**build_pair(row, chosen, rejected, scored=False), "source": "human"}

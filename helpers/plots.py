@@ -57,3 +57,27 @@ def plot_margins(pairs: list[dict]):
     fig.tight_layout()
     plt.close(fig)
     return fig
+
+
+def plot_agreement(comparison: dict):
+    """Return compare_with_judge's confusion table as a heat map and each one's first-position share as bars (closed)."""
+    table = comparison["confusion"]
+    names = [key for key in table[0] if key != "người \\ giám khảo"]
+    counts = np.array([[row[name] for name in names] for row in table])
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [1.3, 1]})
+    left.imshow(counts, cmap="Greens", vmin=0, vmax=max(counts.max(), 1))
+    for (i, j), count in np.ndenumerate(counts):
+        left.text(j, i, str(count), ha="center", va="center", fontsize=12)
+    left.set(title=f"Bạn và giám khảo ({comparison['labelled']} cặp đã gán nhãn)", xlabel="giám khảo", ylabel="bạn",
+             xticks=range(len(names)), yticks=range(len(names)), xticklabels=names, yticklabels=names)
+    shares = comparison["first_position"]
+    heights = [shares["human"] or 0, shares["judge"] or 0]
+    right.bar(["bạn (A)", "giám khảo"], heights, color=["#4c72b0", "#dd8452"])
+    right.axhline(0.5, color="#555", linestyle="--", linewidth=1, label="không thiên vị (0,5)")
+    for x, value in enumerate((shares["human"], shares["judge"])):
+        right.text(x, (value or 0) + 0.02, "—" if value is None else f"{value:.2f}", ha="center")
+    right.set(title="Tỉ lệ chọn phần hoàn thành đứng đầu", ylim=(0, 1.1), ylabel="tỉ lệ")
+    right.legend(fontsize="small", loc="upper right")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig

@@ -1,14 +1,19 @@
-"""Interactive notebook controls: pooling on the learner's own instruction, and a preference-pair explorer."""
+"""Interactive notebook controls: pooling on the learner's own instruction, a preference-pair explorer, a labeller."""
 
 from __future__ import annotations
 
 import html
+from pathlib import Path
 
 import ipywidgets as widgets
 
+from helpers.labels import (
+    DEFAULT_SEED, LABELS, LabelItem, append_label, build_label_items, find_foreign, labels_path, make_record, read_label_file,
+)
 from helpers.pairs import POLICIES, REASON_LABELS, collect_pairs, describe_report, pick_results
 from helpers.pooling import GENERATOR_ROLES, run_pooling
 from helpers.presets import PRESETS, choose_preset
+from helpers.storage import describe_dir
 
 CHOSEN_COLOR, REJECTED_COLOR, OTHER_COLOR, MODEL_COLOR = "#2e7d32", "#c62828", "#9e9e9e", "#1565c0"
 WIDE = widgets.Layout(width="100%")
@@ -211,3 +216,124 @@ class PreferenceExplorer:
 def preference_explorer(rated_rows: list[dict], policy: str = "best-worst", min_margin: float = 0.0) -> widgets.VBox:
     """Return the explorer of rated rows: completions, ratings and rationales, pair policy and minimum margin."""
     return PreferenceExplorer(rated_rows, policy, min_margin).root
+
+
+class PreferenceLabeller:
+    """State and widgets of label_preferences(): one pair at a time, the learner's label appended to a JSONL file."""
+
+    def __init__(self, rows: list[dict], path=None, seed: int = DEFAULT_SEED, positions: tuple[int, int] = (0, 1)):
+        self.items = build_label_items(list(rows or []), positions, seed)
+        self.path = labels_path() if path is None else Path(path).expanduser()
+        self.seed = seed
+        file = read_label_file(self.path)  # labels given before a restart or in a closed tab
+        self.labels = file.labels
+        self.problems = file.describe_problems()
+        self.foreign = len(find_foreign(self.items, self.labels))
+        self.error: str | None = None
+        self.revealed = ""  # the model names of the pair just labelled
+        labelled = [i for i, item in enumerate(self.items) if item.key not in self.labels]
+        self.index = labelled[0] if labelled else 0  # the first pair without a label
+        self.progress = widgets.HTML()
+        self.progress.add_class("kit-label-progress")
+        self.notice = widgets.HTML()
+        self.notice.add_class("kit-label-notice")
+        self.instruction = widgets.HTML()
+        self.panes = widgets.HBox([], layout=WIDE)
+        self.status = widgets.HTML()
+        self.status.add_class("kit-label-status")
+        self.buttons = {
+            label: widgets.Button(description=text[0].upper() + text[1:], button_style=style, layout=widgets.Layout(width="130px"))
+            for (label, text), style in zip(LABELS.items(), ("success", "success", "info", ""))
+        }
+        for label, button in self.buttons.items():
+            button.on_click(lambda button, label=label: self.give(label))
+        self.back = widgets.Button(description="◀ Quay lại", layout=widgets.Layout(width="110px"))
+        self.next = widgets.Button(description="Tiếp ▶", layout=widgets.Layout(width="110px"))
+        self.back.on_click(lambda button: self.move(-1))
+        self.next.on_click(lambda button: self.move(1))
+        row = widgets.HBox([self.back, *self.buttons.values(), self.next])
+        self.root = widgets.VBox([self.progress, self.notice, self.instruction, self.panes, row, self.status])
+        self.root.add_class("kit-preference-labeller")
+        self.root.controls = self
+        self.show_notice()
+        self.refresh()
+
+    @property
+    def item(self) -> LabelItem:
+        """Return the pair on screen."""
+        return self.items[self.index]
+
+    def count_labelled(self) -> int:
+        """Return how many of this widget's pairs have a label (skips included)."""
+        return sum(item.key in self.labels for item in self.items)
+
+    def show_notice(self) -> None:
+        """Show, in Vietnamese, where labels go and every line of the file that is not used (nothing is dropped silently)."""
+        parts = [f"Nhãn được ghi ngay vào <code>{html.escape(describe_dir(self.path))}</code>; mở lại ô này (kể cả sau khi khởi động lại "
+                 "kernel) sẽ đọc lại chúng."]
+        if self.foreign:
+            parts.append(f"ℹ️ Tệp có {self.foreign} nhãn của các cặp không có ở đây (lần chạy khác, hàng khác): "
+                         "giữ nguyên trong tệp, không dùng.")
+        if self.problems:
+            parts.append(f"<span style='color:{REJECTED_COLOR}'>⚠️ "
+                         + html.escape(self.problems).replace("\n", "<br>") + "</span>")
+        self.notice.value = "<br>".join(parts)
+
+    def refresh(self) -> None:
+        """Show the current pair, its label if it has one, the progress line and which buttons apply."""
+        item, record = self.item, self.labels.get(self.item.key)
+        done = self.count_labelled()
+        self.progress.value = f"<b>{done}/{len(self.items)}</b> cặp đã gán nhãn · đang xem cặp {self.index + 1}/{len(self.items)}"
+        self.instruction.value = f"<p><b>Hướng dẫn:</b> {html.escape(item.instruction)}</p>"
+        cards = []
+        for letter in "AB":
+            # Model names stay hidden until the pair has a label: the learner judges the texts, not their authors.
+            title = letter if record is None else f"{letter} · {html.escape(str(item.model_of(letter) or 'không rõ mô hình'))}"
+            cards.append(widgets.HTML(render_completion(title, item.text_of(letter), MODEL_COLOR), layout=widgets.Layout(width="50%")))
+        self.panes.children = cards
+        self.back.disabled = self.index == 0
+        self.next.disabled = self.index == len(self.items) - 1
+        if self.error:
+            self.status.value = f"<span style='color:{REJECTED_COLOR}'>❌ {self.error}</span>"
+        elif record is not None:
+            self.status.value = f"Nhãn của bạn: <b>{LABELS[record['label']]}</b>. Bấm nút khác để đổi."
+        elif done == len(self.items):
+            self.status.value = "✅ Đã gán nhãn mọi cặp. Chạy ô tiếp theo để so với giám khảo."
+        else:
+            self.status.value = "Cặp này chưa có nhãn: đọc hai phần hoàn thành rồi chọn."
+        if self.revealed and not self.error:
+            self.status.value = f"{self.revealed}<br>{self.status.value}"
+
+    def give(self, label: str) -> None:
+        """Record a label for the pair on screen (appended to the file first), then go to the next pair without one."""
+        record = make_record(self.item, label, self.seed)
+        try:
+            append_label(self.path, record)
+        except OSError as error:  # shown in the widget: a click handler's traceback would be lost
+            self.error = (f"Không ghi được nhãn vào {html.escape(str(self.path))}: {html.escape(error.strerror or str(error))}. "
+                          "Nhãn này chưa được lưu; hãy chọn một thư mục có quyền ghi (tham số path).")
+            self.refresh()
+            return
+        self.error = None
+        self.labels[self.item.key] = record
+        names = " và ".join(f"{letter} là {html.escape(str(self.item.model_of(letter) or 'không rõ'))}" for letter in "AB")
+        self.revealed = f"Đã lưu «{LABELS[label]}» cho cặp {self.index + 1}; ở cặp đó {names}."
+        following = [i for i in range(self.index + 1, len(self.items)) if self.items[i].key not in self.labels]
+        if following:
+            self.index = following[0]
+        elif self.index < len(self.items) - 1:
+            self.index += 1
+        self.refresh()
+        if self.count_labelled() == len(self.items) and not following:
+            self.status.value = f"{self.revealed}<br>✅ Đã gán nhãn mọi cặp. Chạy ô tiếp theo để so với giám khảo."
+
+    def move(self, step: int) -> None:
+        """Go to the previous or next pair (to read it again or change its label)."""
+        self.error, self.revealed = None, ""
+        self.index = min(max(self.index + step, 0), len(self.items) - 1)
+        self.refresh()
+
+
+def label_preferences(rows: list[dict], path=None, seed: int = DEFAULT_SEED, positions: tuple[int, int] = (0, 1)) -> widgets.VBox:
+    """Return the labeller: two completions per row side by side, A/B/tie/skip/back, labels saved to a JSONL file."""
+    return PreferenceLabeller(rows, path, seed, positions).root

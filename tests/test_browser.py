@@ -32,27 +32,39 @@ DEMO_ROWS = [
     {"instruction": "How many days are in a week?", "generations": ["Seven.", "A week has seven days."],
      "ratings": [3, 3], "rationales": ["Đúng.", "Đúng."], "generation_models": ["SmolLM2 (A)", "SmolLM2 (B)"]},
 ]
+LABELS_FILE = "labels.jsonl"
 NEWS_PLUGIN = "@jupyterlab/apputils-extension:announcements"
 START_MARGIN, KEY_PRESSES = 1.0, 1  # the slider's step is 0.5: one ArrowRight gives 1.5
 
 
-def write_demo_notebook(folder: Path) -> Path:
-    """Write demo.ipynb: import the kit and show preference_explorer on the hand-written rows."""
-    source = (
-        "import sys\n"
-        f"sys.path.insert(0, {str(REPO)!r})\n"
-        "from helpers.widgets import preference_explorer\n"
-        f"rows = {json.dumps(DEMO_ROWS, ensure_ascii=False)}\n"
-        f"preference_explorer(rows, min_margin={START_MARGIN})"
-    )
+def write_notebook(path: Path, source: str) -> Path:
+    """Write a one-cell notebook that runs ``source`` with the kit importable."""
+    source = f"import sys\nsys.path.insert(0, {str(REPO)!r})\n" + source
     notebook = {
         "cells": [{"cell_type": "code", "execution_count": None, "id": "demo", "metadata": {}, "outputs": [], "source": source}],
         "metadata": {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}},
         "nbformat": 4, "nbformat_minor": 5,
     }
-    path = folder / "demo.ipynb"
     path.write_text(json.dumps(notebook, ensure_ascii=False), encoding="utf-8")
     return path
+
+
+def write_demo_notebook(folder: Path) -> Path:
+    """Write demo.ipynb: import the kit and show preference_explorer on the hand-written rows."""
+    return write_notebook(folder / "demo.ipynb", (
+        "from helpers.widgets import preference_explorer\n"
+        f"rows = {json.dumps(DEMO_ROWS, ensure_ascii=False)}\n"
+        f"preference_explorer(rows, min_margin={START_MARGIN})"
+    ))
+
+
+def write_labelling_notebook(folder: Path) -> Path:
+    """Write label.ipynb: the labeller on the demo rows, its labels in labels.jsonl beside the notebook."""
+    return write_notebook(folder / "label.ipynb", (
+        "from helpers.widgets import label_preferences\n"
+        f"rows = {json.dumps(DEMO_ROWS, ensure_ascii=False)}\n"
+        f"label_preferences(rows, {str(folder / LABELS_FILE)!r})"
+    ))
 
 
 def find_free_port() -> int:
@@ -79,10 +91,11 @@ def wait_for_server(url: str, process: subprocess.Popen, timeout: float = 45) ->
 
 @pytest.fixture
 def lab(tmp_path):
-    """A JupyterLab server on a random port with a token, serving a temporary folder with demo.ipynb."""
+    """A JupyterLab server on a random port with a token, serving a temporary folder with demo.ipynb and label.ipynb."""
     root = tmp_path / "root"
     root.mkdir()
     write_demo_notebook(root)
+    write_labelling_notebook(root)
     port, token = find_free_port(), token_hex(16)
     # Private config, data-less runtime and workspace folders: no user settings or saved layout leak in.
     # No "Jupyter news?" toast over the page.
@@ -105,7 +118,8 @@ def lab(tmp_path):
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_for_server(f"http://127.0.0.1:{port}/api/status?token={token}", process)
-        yield {"url": f"http://127.0.0.1:{port}/lab/tree/demo.ipynb?token={token}", "log": tmp_path / "jupyterlab.log"}
+        yield {"url": f"http://127.0.0.1:{port}/lab/tree/demo.ipynb?token={token}", "log": tmp_path / "jupyterlab.log",
+               "label_url": f"http://127.0.0.1:{port}/lab/tree/label.ipynb?token={token}", "root": root}
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
@@ -142,16 +156,30 @@ def expected_count(min_margin: float) -> str:
     return f"{report['kept']}/{report['rows']} cặp còn lại"
 
 
+def click_menu(page, menu: str, item: str) -> None:
+    """Click a JupyterLab menu bar entry, then one of its enabled items."""
+    page.locator(".lm-MenuBar-itemLabel", has_text=menu).first.click()
+    page.locator(".lm-Menu-item:not(.lm-mod-disabled) .lm-Menu-itemLabel", has_text=item).first.click()
+
+
+def wait_for_idle_kernel(page) -> None:
+    """Wait until the notebook's kernel is up and idle (a run sent before that waits behind a kernel dialog)."""
+    page.locator(".jp-StatusBar-Widget", has_text="Python 3 (ipykernel) | Idle").first.wait_for(timeout=45_000)
+
+
+def open_and_run(page, url: str) -> None:
+    """Open a notebook in JupyterLab and run all its cells once its kernel is idle."""
+    page.goto(url)
+    page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for()
+    wait_for_idle_kernel(page)
+    click_menu(page, "Run", "Run All Cells")
+
+
 def test_preference_explorer_reacts_in_jupyterlab(lab, browser):
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
     page.set_default_timeout(30_000)
     try:
-        page.goto(lab["url"])
-        page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for()
-        # The kernel must be up before running, or the run is queued behind a kernel-selection dialog.
-        page.locator(".jp-StatusBar-Widget", has_text="Python 3 (ipykernel) | Idle").first.wait_for(timeout=45_000)
-        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-        page.locator(".lm-Menu-item:not(.lm-mod-disabled) .lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        open_and_run(page, lab["url"])
         count = page.locator(".jp-OutputArea .kit-pair-count")
         count.wait_for(timeout=45_000)
         before = count.inner_text()
@@ -171,5 +199,58 @@ def test_preference_explorer_reacts_in_jupyterlab(lab, browser):
     except Exception:
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOT.with_name("failure.png")), full_page=True)
+        print(Path(lab["log"]).read_text()[-3000:])
+        raise
+
+
+LABELLER_SHOT = REPO / "artifacts" / "browser" / "preference_labeller.png"
+
+
+def progress_text(page) -> str:
+    """Return the labeller's progress line as shown."""
+    return page.locator(".jp-OutputArea .kit-label-progress").first.inner_text()
+
+
+def test_labels_given_by_clicking_survive_a_kernel_restart(lab, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.set_default_timeout(30_000)
+    labels_file = lab["root"] / LABELS_FILE
+    try:
+        open_and_run(page, lab["label_url"])
+        page.locator(".jp-OutputArea .kit-label-progress").wait_for(timeout=45_000)
+        assert progress_text(page).startswith(f"0/{len(DEMO_ROWS)}")
+        output = page.locator(".jp-OutputArea .kit-preference-labeller").first
+        assert "SmolLM2" not in output.inner_text()  # model names hidden before a label
+        for name, done in (("A tốt hơn", 1), ("B tốt hơn", 2), ("Hoà", 3)):
+            output.get_by_role("button", name=name).click()
+            page.wait_for_function(
+                "([selector, text]) => document.querySelector(selector)?.innerText.startsWith(text)",
+                arg=[".jp-OutputArea .kit-label-progress", f"{done}/{len(DEMO_ROWS)}"],
+            )
+        output.get_by_role("button", name="◀ Quay lại").click()
+        page.get_by_text("Nhãn của bạn: Hoà").wait_for()
+        assert "SmolLM2" in output.inner_text()  # revealed on a labelled pair
+        output.get_by_role("button", name="B tốt hơn").click()  # changed
+        page.get_by_text("Đã lưu «B tốt hơn» cho cặp 3").wait_for()  # written before the widget says so
+        lines = [json.loads(line) for line in labels_file.read_text().splitlines()]
+        assert [line["label"] for line in lines] == ["A", "B", "tie", "B"]
+        LABELLER_SHOT.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(LABELLER_SHOT), full_page=True)
+
+        click_menu(page, "Kernel", "Restart Kernel…")
+        page.locator(".jp-Dialog button", has_text="Restart").click()
+        wait_for_idle_kernel(page)
+        click_menu(page, "Run", "Run All Cells")
+        page.wait_for_function(
+            "([selector, text]) => document.querySelector(selector)?.innerText.startsWith(text)",
+            arg=[".jp-OutputArea .kit-label-progress", f"3/{len(DEMO_ROWS)}"],
+        )
+        output = page.locator(".jp-OutputArea .kit-preference-labeller").first
+        assert "đang xem cặp 4/" in progress_text(page)  # the first pair without a label
+        output.get_by_role("button", name="◀ Quay lại").click()
+        page.get_by_text("Nhãn của bạn: B tốt hơn").wait_for()  # the changed label, read back
+    except Exception:
+        LABELLER_SHOT.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(LABELLER_SHOT.with_name("labeller_failure.png")), full_page=True)
         print(Path(lab["log"]).read_text()[-3000:])
         raise

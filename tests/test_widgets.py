@@ -1,5 +1,6 @@
 """The interactive layer without a browser: set controls, click buttons, read the widgets' state."""
 
+import json
 import os
 import re
 import time
@@ -170,3 +171,96 @@ def test_margins_histogram_matches_the_pairs():
     assert counts == {1.0: 1, 3.0: 2}
     assert "3 cặp" in ax.get_title()
     assert [t.get_text() for t in plot_margins([]).axes[0].texts] == ["Không có cặp nào"]
+
+
+LABEL_ROWS = [
+    {"instruction": f"q{i}", "generations": [f"first text {i}", f"second text {i}"], "ratings": [1, 2],
+     "generation_models": ["writer one", "writer two"]}
+    for i in range(4)
+]
+
+
+def open_labeller(path, rows=LABEL_ROWS):
+    from helpers.widgets import label_preferences
+
+    return label_preferences(rows, path).controls
+
+
+def shown_texts(labeller):
+    return [pane.value for pane in labeller.panes.children]
+
+
+def test_labeller_hides_model_names_until_a_pair_is_labelled(tmp_path):
+    labeller = open_labeller(tmp_path / "labels.jsonl")
+    assert labeller.progress.value.startswith("<b>0/4</b>")
+    first = labeller.item
+    assert not any("writer" in pane for pane in shown_texts(labeller))
+    assert first.text_of("A") in shown_texts(labeller)[0] and first.text_of("B") in shown_texts(labeller)[1]
+    labeller.buttons["A"].click()
+    assert labeller.index == 1 and labeller.progress.value.startswith("<b>1/4</b>")
+    assert f"A là {first.model_of('A')}" in labeller.status.value  # revealed once labelled
+    assert not any("writer" in pane for pane in shown_texts(labeller))  # the next pair: still hidden
+    labeller.back.click()
+    assert labeller.index == 0 and any("writer" in pane for pane in shown_texts(labeller))
+    assert "Nhãn của bạn: <b>A tốt hơn</b>" in labeller.status.value and labeller.back.disabled
+
+
+def test_labeller_appends_each_label_and_back_changes_it(tmp_path):
+    path = tmp_path / "labels.jsonl"
+    labeller = open_labeller(path)
+    for name in ("A", "B", "tie"):
+        labeller.buttons[name].click()
+    labeller.back.click()
+    labeller.back.click()
+    labeller.buttons["skip"].click()  # pair 2 changed: then on to the only pair without a label
+    assert labeller.index == 3
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [line["label"] for line in lines] == ["A", "B", "tie", "skip"]
+    assert lines[1]["instruction"] == lines[3]["instruction"] == "q1"
+    assert all(line["seed"] == 42 and sorted(line["shown"]) == [0, 1] for line in lines)
+    labeller.buttons["B"].click()
+    assert labeller.count_labelled() == 4 and "Đã gán nhãn mọi cặp" in labeller.status.value
+
+
+def test_a_reopened_labeller_has_every_label_and_starts_at_the_first_without_one(tmp_path):
+    path = tmp_path / "labels.jsonl"
+    labeller = open_labeller(path)
+    labeller.buttons["A"].click()
+    labeller.next.click()
+    labeller.buttons["B"].click()  # pairs 1 and 3 labelled, pair 2 not
+    again = open_labeller(path)  # a kernel restart: only the file remains
+    assert again.count_labelled() == 2 and again.index == 1
+    assert again.labels == labeller.labels
+    again.move(-1)
+    assert "Nhãn của bạn: <b>A tốt hơn</b>" in again.status.value
+
+
+def test_labeller_reports_bad_and_foreign_lines(tmp_path):
+    path = tmp_path / "labels.jsonl"
+    other = [{**row, "instruction": "another run " + row["instruction"]} for row in LABEL_ROWS[:2]]
+    open_labeller(path, other).buttons["A"].click()
+    with open(path, "a") as handle:
+        handle.write("{broken\n")
+    before = path.read_text()
+    labeller = open_labeller(path)
+    notice = labeller.notice.value
+    assert "1 nhãn của các cặp không có ở đây" in notice
+    assert "1 dòng không dùng được" in notice and "dòng 2: không phải JSON" in notice
+    assert labeller.count_labelled() == 0
+    labeller.buttons["A"].click()
+    assert path.read_text().startswith(before) and len(path.read_text().splitlines()) == 3  # nothing removed
+
+
+def test_labeller_shows_a_write_error_and_keeps_the_pair(tmp_path):
+    (tmp_path / "not-a-folder").write_text("a file where the labels' folder should be")
+    labeller = open_labeller(tmp_path / "not-a-folder" / "labels.jsonl")
+    labeller.buttons["A"].click()
+    assert labeller.error and "Không ghi được nhãn" in labeller.status.value and "chưa được lưu" in labeller.status.value
+    assert labeller.index == 0 and labeller.count_labelled() == 0
+
+
+def test_labeller_needs_rows_with_two_completions(tmp_path):
+    from helpers.widgets import label_preferences
+
+    with pytest.raises(ValueError, match="chạy các ô sinh và chấm điểm"):
+        label_preferences([{"instruction": "q", "generations": ["only one"]}], tmp_path / "l.jsonl")
