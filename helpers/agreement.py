@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from statistics import mean
 
-from helpers.labels import build_label_items, find_label, read_verdict
+from helpers.labels import build_label_items, find_foreign, find_label, read_verdict
 from helpers.pairs import is_valid_rating
 
 
@@ -46,6 +46,7 @@ def measure_agreement(first: list[dict], second: list[dict]) -> dict:
 
 VERDICTS = ("first", "second", "tie")
 VERDICT_LABELS = {"first": "phần 1 tốt hơn", "second": "phần 2 tốt hơn", "tie": "hoà"}
+OTHER_VERDICT_LABELS = {"skip": "bỏ qua", None: "—"}  # a learner's skip or missing label, a judge's missing rating
 
 
 def judge_verdict(row: dict, positions: tuple[int, int]) -> str | None:
@@ -71,8 +72,8 @@ def cohen_kappa(pairs: list[tuple[str, str]]) -> float | None:
 
 def compare_with_judge(rows: list[dict], labels: dict, positions: tuple[int, int] = (0, 1)) -> dict:
     """Return how the learner's labels and the judge's ratings agree on the labelled pairs of ``rows``."""
-    details = []
-    for item in build_label_items(rows, positions):
+    details, items = [], build_label_items(rows, positions)
+    for item in items:
         record = find_label(item, labels)
         details.append({
             "instruction": item.instruction,
@@ -94,6 +95,7 @@ def compare_with_judge(rows: list[dict], labels: dict, positions: tuple[int, int
         "labelled": len(human),
         "skipped": sum(d["human"] == "skip" for d in details),
         "unlabelled": sum(d["human"] is None for d in details),
+        "foreign": len(find_foreign(items, labels)),  # labels of other pairs: left in the file, not used
         "both_decided": len(decided),
         "accuracy": round(sum(h == j for h, j in decided) / len(decided), 2) if decided else None,
         "kappa": cohen_kappa(both),
@@ -121,4 +123,20 @@ def describe_agreement(comparison: dict) -> str:
         f"Tỉ lệ chọn vị trí đầu: bạn {show(comparison['first_position']['human'])} (A, thứ tự đã xáo), "
         f"giám khảo {show(comparison['first_position']['judge'])} (phần hoàn thành nó đọc trước).",
     ]
+    if comparison.get("foreign"):
+        lines.append(f"{comparison['foreign']} nhãn trong tệp thuộc các cặp không có ở đây (lần chạy khác, hàng khác): không dùng.")
     return "\n".join(lines)
+
+
+def list_verdicts(comparison: dict) -> list[dict]:
+    """Return one table row per pair of compare_with_judge's result: the instruction, both verdicts, whether they agree."""
+    names = {**VERDICT_LABELS, **OTHER_VERDICT_LABELS}
+    return [
+        {
+            "hướng dẫn": d["instruction"][:45],
+            "bạn": names[d["human"]],
+            "giám khảo": names[d["judge"]],
+            "giống nhau": ("có" if d["human"] == d["judge"] else "không") if d["human"] in VERDICTS and d["judge"] in VERDICTS else "—",
+        }
+        for d in comparison["details"]
+    ]

@@ -65,11 +65,13 @@ def plot_agreement(comparison: dict):
     names = [key for key in table[0] if key != "người \\ giám khảo"]
     counts = np.array([[row[name] for name in names] for row in table])
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [1.3, 1]})
-    left.imshow(counts, cmap="Greens", vmin=0, vmax=max(counts.max(), 1))
+    top = max(counts.max(), 1)
+    left.imshow(counts, cmap="Greens", vmin=0, vmax=top)
     for (i, j), count in np.ndenumerate(counts):
-        left.text(j, i, str(count), ha="center", va="center", fontsize=12)
-    left.set(title=f"Bạn và giám khảo ({comparison['labelled']} cặp đã gán nhãn)", xlabel="giám khảo", ylabel="bạn",
-             xticks=range(len(names)), yticks=range(len(names)), xticklabels=names, yticklabels=names)
+        left.text(j, i, str(count), ha="center", va="center", fontsize=12, color="white" if count > top / 2 else "black")
+    short = [name.replace(" tốt hơn", "") for name in names]  # "phần 1", "phần 2", "hoà": the axis says who chose
+    left.set(title=f"Bạn và giám khảo ({comparison['labelled']} cặp đã gán nhãn)", xlabel="giám khảo chọn",
+             ylabel="bạn chọn", xticks=range(len(names)), yticks=range(len(names)), xticklabels=short, yticklabels=short)
     shares = comparison["first_position"]
     heights = [shares["human"] or 0, shares["judge"] or 0]
     right.bar(["bạn (A)", "giám khảo"], heights, color=["#4c72b0", "#dd8452"])

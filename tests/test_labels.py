@@ -5,7 +5,7 @@ import warnings
 
 import pytest
 
-from helpers.agreement import cohen_kappa, compare_with_judge, describe_agreement, judge_verdict
+from helpers.agreement import cohen_kappa, compare_with_judge, describe_agreement, judge_verdict, list_verdicts
 from helpers.dpo import to_dataset, write_summary
 from helpers.labels import (
     LabelFileWarning, append_label, build_label_items, labels_path, make_record, read_label_file, read_labels, read_verdict,
@@ -144,8 +144,21 @@ def test_agreement_with_a_rote_judge():
     items = build_label_items(ROWS)
     shown_first = [labels[item.key]["label"] == "A" for item in items[:5]]
     assert result["first_position"]["human"] == round(sum(shown_first) / 5, 2)
+    table = list_verdicts(result)
+    assert [row["giống nhau"] for row in table] == ["có", "không", "không", "có", "không", "—"]
+    assert table[4]["giám khảo"] == "hoà" and table[5] == {"hướng dẫn": "q5", "bạn": "bỏ qua", "giám khảo": "—", "giống nhau": "—"}
     text = describe_agreement(result)
     assert "5/6" in text and "0.5" in text and "giám khảo 0.25" in text
+
+
+def test_agreement_names_labels_of_other_pairs():
+    labels = label_by_position(ROWS, ["second"] * 6)
+    other = [{**row, "instruction": "other " + row["instruction"]} for row in ROWS[:2]]
+    labels.update(label_all(other, ["A", "B"]))
+    result = compare_with_judge(ROWS, labels)
+    assert result["foreign"] == 2 and result["labelled"] == 6
+    assert "2 nhãn trong tệp thuộc các cặp không có ở đây" in describe_agreement(result)
+    assert "không có ở đây" not in describe_agreement(compare_with_judge(ROWS, {}))
 
 
 def test_agreement_without_labels_says_so():

@@ -100,3 +100,19 @@ def test_stored_notebooks_show_a_run_without_logs_and_check_only_cpu_independent
         assert not re.search(r"<time>|<memory>", text), f"a checked cell prints a time or memory figure:\n{cell.source}"
     # Cells that show model outputs are stored (a reader sees a real run) but never compared.
     assert any(IGNORE in cell.source and cell.outputs for cell in code[1:]), "no stored run of the model is shown"
+
+
+@pytest.mark.parametrize("path", [ROOT / "notebooks" / "04_best_practices.ipynb", ROOT / "solutions" / "preference_dpo_dataset.ipynb"],
+                         ids=lambda p: p.name)
+def test_stored_run_shows_agreement_from_labels_given_in_the_widget(path):
+    # `make outputs` needs the pairs labelled in the widget first (data/*.labels.jsonl, kept out of git): a re-recording
+    # without labels would show "0/6" here and lose the lesson's example.
+    nb = nbformat.read(path, as_version=4)
+    cells = [cell for cell in nb.cells if cell.cell_type == "code" and "compare_with_judge(" in cell.source
+             and "describe_agreement(comparison)" in cell.source]
+    assert len(cells) == 1
+    text = "".join(o.get("text", "") for o in cells[0].outputs if o.output_type == "stream")
+    labelled = re.search(r"Đã gán nhãn (\d+)/(\d+) cặp", text)
+    assert labelled and int(labelled[1]) > 0, text
+    assert re.search(r"Cohen.s kappa \(kể cả hoà\): -?\d", text), text
+    assert any("image/png" in o.get("data", {}) for o in cells[0].outputs)  # the plot
