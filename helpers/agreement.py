@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from statistics import mean
 
 from helpers.labels import build_label_items, find_foreign, find_label, read_verdict
@@ -47,18 +48,37 @@ def measure_agreement(first: list[dict], second: list[dict]) -> dict:
 VERDICTS = ("first", "second", "tie")
 VERDICT_LABELS = {"first": "phần 1 tốt hơn", "second": "phần 2 tốt hơn", "tie": "hoà"}
 OTHER_VERDICT_LABELS = {"skip": "bỏ qua", None: "—"}  # a learner's skip or missing label, a judge's missing rating
+SWAPPED = {"first": "second", "second": "first", "tie": "tie", None: None}
 
 
-def judge_verdict(row: dict, positions: tuple[int, int]) -> str | None:
+def read_judge_verdict(row: dict, positions: tuple[int, int]) -> str | None:
     """Return which of two completions the judge rated higher ("first", "second", "tie"), or None without both ratings."""
     ratings = row.get("ratings") if isinstance(row.get("ratings"), list) else []
-    if len(ratings) <= max(positions) or not all(is_valid_rating(ratings[p]) for p in positions):
+    generations = row.get("generations") if isinstance(row.get("generations"), list) else []
+    if len(ratings) != len(generations) or len(ratings) <= max(positions):
+        return None
+    if not all(is_valid_rating(ratings[p]) for p in positions):
         return None
     a, b = (ratings[p] for p in positions)
     return "first" if a > b else "second" if b > a else "tie"
 
 
-def cohen_kappa(pairs: list[tuple[str, str]]) -> float | None:
+def swap_completions(rows: list[dict], positions: tuple[int, int] = (0, 1)) -> list[dict]:
+    """Return the rows to rate again with the two compared completions (and their models) in the other order."""
+    first, second = sorted(positions)
+    swapped = []
+    for row in rows:
+        new = {"instruction": row["instruction"]}
+        for key in ("generations", "generation_models"):
+            values = list(row.get(key) or [])
+            if len(values) > second:
+                values[first], values[second] = values[second], values[first]
+            new[key] = values
+        swapped.append(new)
+    return swapped
+
+
+def measure_kappa(pairs: list[tuple[str, str]]) -> float | None:
     """Return Cohen's kappa of two raters' categories, or None when it is undefined (no pairs, or chance agreement is 1)."""
     # Written here rather than taken from scikit-learn's cohen_kappa_score: one formula is not worth a ~100 MB dependency.
     if not pairs:
@@ -70,16 +90,26 @@ def cohen_kappa(pairs: list[tuple[str, str]]) -> float | None:
     return None if expected == 1 else round((observed - expected) / (1 - expected), 2)
 
 
-def compare_with_judge(rows: list[dict], labels: dict, positions: tuple[int, int] = (0, 1)) -> dict:
-    """Return how the learner's labels and the judge's ratings agree on the labelled pairs of ``rows``."""
+def share(flags: list[bool]) -> float | None:
+    """Return the share of True values, rounded to 2 decimals (None for an empty list)."""
+    return round(sum(flags) / len(flags), 2) if flags else None
+
+
+def compare_with_judge(rows: list[dict], labels: dict, positions: tuple[int, int] = (0, 1), swapped: list[dict] | None = None) -> dict:
+    """Return how the learner's labels and the judge's ratings agree on ``rows``; ``swapped``: the judge's rows of swap_completions."""
     details, items = [], build_label_items(rows, positions)
+    if swapped is not None and len(swapped) != len(rows):
+        raise ValueError(f"`swapped` cần đúng {len(rows)} hàng (một hàng cho mỗi hàng của `rows`), nhận được {len(swapped)}.")
     for item in items:
         record = find_label(item, labels)
+        judge = read_judge_verdict(rows[item.row], item.positions)
+        again = None if swapped is None else SWAPPED[read_judge_verdict(swapped[item.row], item.positions)]
         details.append({
             "instruction": item.instruction,
             "human": read_verdict(item, record),
             "human_first_shown": None if record is None or record["label"] not in ("A", "B") else record["label"] == "A",
-            "judge": judge_verdict(rows[item.row], item.positions),
+            "judge": judge,
+            "judge_swapped": again,  # the judge's verdict with the order swapped, read back in the original order
         })
     human = [d for d in details if d["human"] in VERDICTS]
     both = [(d["human"], d["judge"]) for d in human if d["judge"] in VERDICTS]
@@ -88,23 +118,31 @@ def compare_with_judge(rows: list[dict], labels: dict, positions: tuple[int, int
         {"người \\ giám khảo": VERDICT_LABELS[h], **{VERDICT_LABELS[j]: sum(p == (h, j) for p in both) for j in VERDICTS}}
         for h in VERDICTS
     ]
-    shown_first = [d["human_first_shown"] for d in details if d["human_first_shown"] is not None]
-    judge_first = [d["judge"] == "first" for d in details if d["judge"] in ("first", "second")]
+    # The learner saw each pair in a shuffled order: a share far from 0.5 is a preference for a side of the screen.
+    # The judge always reads positions[0] first, so one order cannot tell its position preference from its taste:
+    # only both orders can (a judge that reads the content picks the same text in both, choosing "first" half the time).
+    judge_reads_first = None
+    if swapped is not None:
+        orders = [d["judge"] == "first" for d in details if d["judge"] in ("first", "second")]
+        orders += [d["judge_swapped"] == "second" for d in details if d["judge_swapped"] in ("first", "second")]
+        judge_reads_first = share(orders)
+    pairs_in_both = [d for d in details if d["judge"] in VERDICTS and d["judge_swapped"] in VERDICTS]
     return {
         "pairs": len(details),
-        "labelled": len(human),
+        "labelled": len(human) + sum(d["human"] == "skip" for d in details),  # as the widget counts: skips included
+        "decided": len(human),
         "skipped": sum(d["human"] == "skip" for d in details),
         "unlabelled": sum(d["human"] is None for d in details),
         "foreign": len(find_foreign(items, labels)),  # labels of other pairs: left in the file, not used
         "both_decided": len(decided),
-        "accuracy": round(sum(h == j for h, j in decided) / len(decided), 2) if decided else None,
-        "kappa": cohen_kappa(both),
+        "accuracy": share([h == j for h, j in decided]),
+        "kappa": measure_kappa(both),
         "confusion": confusion,
-        # The learner saw each pair in a shuffled order; the judge always read positions[0] first.
         "first_position": {
-            "human": round(sum(shown_first) / len(shown_first), 2) if shown_first else None,
-            "judge": round(sum(judge_first) / len(judge_first), 2) if judge_first else None,
+            "human": share([d["human_first_shown"] for d in details if d["human_first_shown"] is not None]),
+            "judge": judge_reads_first,
         },
+        "judge_consistent": share([d["judge"] == d["judge_swapped"] for d in pairs_in_both]) if swapped is not None else None,
         "details": details,
     }
 
@@ -114,15 +152,20 @@ def describe_agreement(comparison: dict) -> str:
     def show(value):
         return "—" if value is None else value
 
+    first = comparison["first_position"]
     lines = [
-        f"Đã gán nhãn {comparison['labelled']}/{comparison['pairs']} cặp (bỏ qua {comparison['skipped']}, "
-        f"chưa gán {comparison['unlabelled']}).",
+        f"Đã gán nhãn {comparison['labelled']}/{comparison['pairs']} cặp: {comparison['decided']} chọn một bên hay hoà, "
+        f"{comparison['skipped']} bỏ qua; chưa gán {comparison['unlabelled']}.",
         f"Độ chính xác của giám khảo so với bạn, trên {comparison['both_decided']} cặp cả hai đều chọn một bên: "
         f"{show(comparison['accuracy'])}.",
-        f"Cohen's kappa (kể cả hoà): {show(comparison['kappa'])}.",
-        f"Tỉ lệ chọn vị trí đầu: bạn {show(comparison['first_position']['human'])} (A, thứ tự đã xáo), "
-        f"giám khảo {show(comparison['first_position']['judge'])} (phần hoàn thành nó đọc trước).",
+        f"Cohen's kappa (kể cả hoà): {show(comparison['kappa'])}"
+        + (" (không xác định: chưa có cặp, hoặc hai bên luôn cho cùng một ý)." if comparison["kappa"] is None else "."),
+        f"Tỉ lệ chọn vị trí đầu: bạn {show(first['human'])} (chọn A; A/B đã xáo), giám khảo {show(first['judge'])} "
+        + ("(chọn phần nó đọc trước, trên cả hai thứ tự)." if first["judge"] is not None
+           else "(cần chấm lại theo thứ tự đảo: tham số swapped)."),
     ]
+    if comparison.get("judge_consistent") is not None:
+        lines.append(f"Tỉ lệ cặp mà giám khảo chọn cùng một phần hoàn thành ở cả hai thứ tự: {comparison['judge_consistent']}.")
     if comparison.get("foreign"):
         lines.append(f"{comparison['foreign']} nhãn trong tệp thuộc các cặp không có ở đây (lần chạy khác, hàng khác): không dùng.")
     return "\n".join(lines)
@@ -131,12 +174,12 @@ def describe_agreement(comparison: dict) -> str:
 def list_verdicts(comparison: dict) -> list[dict]:
     """Return one table row per pair of compare_with_judge's result: the instruction, both verdicts, whether they agree."""
     names = {**VERDICT_LABELS, **OTHER_VERDICT_LABELS}
-    return [
-        {
-            "hướng dẫn": d["instruction"][:45],
-            "bạn": names[d["human"]],
-            "giám khảo": names[d["judge"]],
-            "giống nhau": ("có" if d["human"] == d["judge"] else "không") if d["human"] in VERDICTS and d["judge"] in VERDICTS else "—",
-        }
-        for d in comparison["details"]
-    ]
+    table = []
+    for d in comparison["details"]:
+        row = {"hướng dẫn": textwrap.shorten(d["instruction"], 45, placeholder="…"), "bạn": names[d["human"]], "giám khảo": names[d["judge"]]}
+        if any(x["judge_swapped"] is not None for x in comparison["details"]):
+            row["giám khảo, thứ tự đảo"] = names[d["judge_swapped"]]
+        both = d["human"] in VERDICTS and d["judge"] in VERDICTS
+        row["giống nhau"] = ("có" if d["human"] == d["judge"] else "không") if both else "—"
+        table.append(row)
+    return table

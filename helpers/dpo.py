@@ -68,6 +68,8 @@ def to_dataset(pairs: list[dict], style: str = "standard", system_prompt: str | 
 
 def describe_summary(dataset: Dataset, reports: dict) -> str:
     """Return the Vietnamese summary of a dataset: its size, each stage's report, who wrote the chosen texts, row sources."""
+    import textwrap
+
     from helpers.pairs import LABEL_REASON_LABELS, REASON_LABELS, SOURCE_LABELS, describe_report
 
     last = list(reports.values())[-1] if reports else {}  # the last report's chosen_models says who wrote the chosen texts
@@ -77,7 +79,7 @@ def describe_summary(dataset: Dataset, reports: dict) -> str:
     if "row_sources" in last:  # pairs made from the learner's labels: where each row came from
         reasons = {**REASON_LABELS, **LABEL_REASON_LABELS}
         lines += [
-            f"  {i}. {row['prompt'][:50]} — "
+            f"  {i}. {textwrap.shorten(row['prompt'], 50, placeholder='…')} — "
             + (f"từ {SOURCE_LABELS[row['source']]}" if "source" in row else f"bỏ: {reasons[row['dropped']]}")
             for i, row in enumerate(last["row_sources"], start=1)
         ]

@@ -58,7 +58,7 @@ class LabelFile:
         lines += [f"  dòng {number}: {reason} — {start!r}" for number, reason, start in self.problems[:10]]
         if len(self.problems) > 10:
             lines.append(f"  ... và {len(self.problems) - 10} dòng nữa.")
-        lines.append("Hãy sửa hoặc xoá các dòng đó bằng một trình soạn thảo văn bản nếu muốn dùng lại chúng.")
+        lines.append("Muốn dùng lại các nhãn đó thì sửa chúng bằng một trình soạn thảo văn bản; nếu không, có thể xoá hoặc để nguyên.")
         return "\n".join(lines)
 
 
@@ -66,7 +66,7 @@ class LabelFileWarning(UserWarning):
     """A labels file with lines that cannot be used (corrupt, or not a label of this kit)."""
 
 
-def labels_path(name: str | None = None) -> Path:
+def find_labels_file(name: str | None = None) -> Path:
     """Return the labels file beside the dataset folder (see dataset_dir): ``<folder>.labels.jsonl`` or ``<name>.labels.jsonl``."""
     folder = dataset_dir()
     return folder.with_name(f"{name or folder.name}.labels.jsonl")
@@ -85,8 +85,11 @@ def build_label_items(rows: list[dict], positions: tuple[int, int] = (0, 1), see
     rng = random.Random(seed)  # one generator for all rows: same seed, same orders
     items = []
     for index, row in enumerate(rows):
-        texts = row.get("generations") or []
+        texts = row.get("generations")
+        texts = texts if isinstance(texts, list) else []  # as pick_pair reads it
         if len(texts) <= second or not all(isinstance(texts[i], str) and texts[i].strip() for i in (first, second)):
+            continue
+        if texts[first] == texts[second]:  # nothing to prefer (pick_pair drops such a row too)
             continue
         models = row.get("generation_models")
         models = models if isinstance(models, list) and len(models) == len(texts) else [None] * len(texts)
@@ -95,7 +98,8 @@ def build_label_items(rows: list[dict], positions: tuple[int, int] = (0, 1), see
                                (models[first], models[second]), shown))
     if not items:
         raise ValueError(
-            f"Không có hàng nào có đủ hai phần hoàn thành ở vị trí {first} và {second}: hãy chạy các ô sinh và chấm điểm ở trên trước."
+            f"Không có hàng nào có hai phần hoàn thành khác nhau, không rỗng, ở vị trí {first} và {second}: hãy chạy các ô "
+            "sinh và chấm điểm ở trên trước."
         )
     return items
 
@@ -130,11 +134,19 @@ def check_record(record) -> str | None:
 
 def read_label_file(path) -> LabelFile:
     """Read a labels file: the latest label per pair (a later line replaces an earlier one) and the unusable lines."""
+    # Read line by line by hand: datasets and pandas read JSONL too, but they raise on the first bad line (or drop
+    # it), and a learner must be told which line is bad while the others still count.
     result = LabelFile(Path(path))
     if not result.path.exists():
         return result
-    with open(result.path, encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle, start=1):
+    with open(result.path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                result.problems.append((number, "không phải văn bản UTF-8 (bị sửa bằng trình soạn thảo khác?)",
+                                        raw.decode("utf-8", "replace").strip()[:60]))
+                continue
             if not line.strip():
                 continue
             try:

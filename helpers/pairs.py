@@ -1,4 +1,4 @@
-"""Preference pairs: pick a chosen and a rejected completion per row from the judge's ratings."""
+"""Preference pairs: pick a chosen and a rejected completion per row from the judge's ratings (or the learner's labels)."""
 
 from __future__ import annotations
 
@@ -21,11 +21,11 @@ REASONS = tuple(REASON_LABELS)
 LABEL_REASON_LABELS = {  # the extra drop reasons of pairs made from the learner's labels
     "not_labelled": "chưa gán nhãn hoặc bỏ qua",
     "labelled_tie": "bạn gán nhãn hoà",
-    "disagree": "người và giám khảo chọn khác nhau",
+    "disagree": "bạn và giám khảo chọn khác nhau",
 }
 # Where pick_labelled_pairs takes its pairs from; "human-else-judge" uses the judge where the learner gave no label.
 LABEL_SOURCES = ("human", "judge", "agree", "human-else-judge")
-SOURCE_LABELS = {"human": "người", "judge": "giám khảo", "agree": "người + giám khảo"}  # a pair's own source
+SOURCE_LABELS = {"human": "nhãn của bạn", "judge": "giám khảo", "agree": "bạn và giám khảo cùng chọn"}  # a pair's own source
 MIN_RATING, MAX_RATING = 1, 5
 DEFAULT_SEED = 42
 
@@ -119,6 +119,8 @@ def collect_pairs(rows: list[dict], results: list) -> tuple[list[dict], dict]:
     dropped = dict.fromkeys(REASONS, 0)
     for result in results:
         if isinstance(result, str):
+            if result not in REASON_LABELS and result not in LABEL_REASON_LABELS:
+                raise ValueError(f"Unknown drop reason: {result!r}")
             dropped[result] = dropped.get(result, 0) + 1  # pick_labelled_pairs adds its own reasons
     # Every empty completion is counted, whatever happens to its row.
     generations = [row.get("generations") for row in rows]
@@ -197,7 +199,10 @@ def pick_labelled_pairs(rows: list[dict], labels: dict, source: str = "human", p
     results, row_sources = [], []
     for index, row in enumerate(rows):
         item = items.get(index)
-        result = "too_few_completions" if item is None else pick_labelled_pair(row, item, find_label(item, labels), source)
+        if item is None:  # no pair to label in this row: the kit's own reason, on the two compared completions
+            result = explain_unlabellable(row, positions)
+        else:
+            result = pick_labelled_pair(row, item, find_label(item, labels), source)
         if isinstance(result, dict):
             row_sources.append({"prompt": row["instruction"], "source": result["source"]})
         else:
@@ -210,17 +215,28 @@ def pick_labelled_pairs(rows: list[dict], labels: dict, source: str = "human", p
     return pairs, report
 
 
+def explain_unlabellable(row: dict, positions: tuple[int, int]) -> str:
+    """Return why a row offers no pair to label: identical texts, or fewer than two non-empty completions there."""
+    texts = row.get("generations") if isinstance(row.get("generations"), list) else []
+    first, second = sorted(positions)
+    if len(texts) > second and not is_empty(texts[first]) and texts[first] == texts[second]:
+        return "identical_texts"
+    return "too_few_completions"
+
+
 def pick_labelled_pair(row: dict, item, record: dict | None, source: str) -> dict | str:
     """Return one row's pair (its ``source`` recorded) or why it is dropped; ``item`` is the pair the learner was shown."""
     first, second = item.positions
     human = read_verdict(item, record)
     # The judge's choice between the same two completions, by the kit's own rule (pick_pair, best-worst).
-    sub_row = {
-        **row,
-        **{key: [row[key][first], row[key][second]] for key in ("generations", "ratings", "generation_models")
-           if isinstance(row.get(key), list) and len(row[key]) > second},
-    }
-    judged = pick_pair(sub_row, "best-worst")
+    generations, ratings, models = row["generations"], row.get("ratings"), row.get("generation_models")
+    if not isinstance(ratings, list) or len(ratings) != len(generations):
+        judged = "invalid_ratings"  # as pick_pair says of the whole row
+    else:
+        models = models if isinstance(models, list) and len(models) == len(generations) else [None] * len(generations)
+        sub_row = {**row, "generations": [generations[first], generations[second]],
+                   "ratings": [ratings[first], ratings[second]], "generation_models": [models[first], models[second]]}
+        judged = pick_pair(sub_row, "best-worst")
     if isinstance(judged, dict):
         judged = {**judged, "chosen_index": item.positions[judged["chosen_index"]],
                   "rejected_index": item.positions[judged["rejected_index"]]}

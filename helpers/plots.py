@@ -74,11 +74,11 @@ def plot_agreement(comparison: dict):
              ylabel="bạn chọn", xticks=range(len(names)), yticks=range(len(names)), xticklabels=short, yticklabels=short)
     shares = comparison["first_position"]
     heights = [shares["human"] or 0, shares["judge"] or 0]
-    right.bar(["bạn (A)", "giám khảo"], heights, color=["#4c72b0", "#dd8452"])
-    right.axhline(0.5, color="#555", linestyle="--", linewidth=1, label="không thiên vị (0,5)")
+    right.bar(["bạn (chọn A)", "giám khảo (chọn phần\nnó đọc trước)"], heights, color=["#4c72b0", "#dd8452"])
+    right.axhline(0.5, color="#555", linestyle="--", linewidth=1, label="0,5: không thiên vị vị trí")
     for x, value in enumerate((shares["human"], shares["judge"])):
         right.text(x, (value or 0) + 0.02, "—" if value is None else f"{value:.2f}", ha="center")
-    right.set(title="Tỉ lệ chọn phần hoàn thành đứng đầu", ylim=(0, 1.1), ylabel="tỉ lệ")
+    right.set(title="Tỉ lệ chọn vị trí đầu", ylim=(0, 1.1), ylabel="tỉ lệ")
     right.legend(fontsize="small", loc="upper right")
     fig.tight_layout()
     plt.close(fig)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import html
+import time
 from pathlib import Path
 
 import ipywidgets as widgets
 
 from helpers.labels import (
-    DEFAULT_SEED, LABELS, LabelItem, append_label, build_label_items, find_foreign, labels_path, make_record, read_label_file,
+    DEFAULT_SEED, LABELS, LabelItem, append_label, build_label_items, find_foreign, find_labels_file, make_record, read_label_file,
 )
 from helpers.pairs import POLICIES, REASON_LABELS, collect_pairs, describe_report, pick_results
 from helpers.pooling import GENERATOR_ROLES, run_pooling
@@ -221,9 +222,11 @@ def preference_explorer(rated_rows: list[dict], policy: str = "best-worst", min_
 class PreferenceLabeller:
     """State and widgets of label_preferences(): one pair at a time, the learner's label appended to a JSONL file."""
 
+    click_guard = 0.4  # seconds after a new pair appears during which a label click is refused (a double click)
+
     def __init__(self, rows: list[dict], path=None, seed: int = DEFAULT_SEED, positions: tuple[int, int] = (0, 1)):
         self.items = build_label_items(list(rows or []), positions, seed)
-        self.path = labels_path() if path is None else Path(path).expanduser()
+        self.path = find_labels_file() if path is None else Path(path).expanduser()
         self.seed = seed
         file = read_label_file(self.path)  # labels given before a restart or in a closed tab
         self.labels = file.labels
@@ -231,8 +234,9 @@ class PreferenceLabeller:
         self.foreign = len(find_foreign(self.items, self.labels))
         self.error: str | None = None
         self.revealed = ""  # the model names of the pair just labelled
-        labelled = [i for i, item in enumerate(self.items) if item.key not in self.labels]
-        self.index = labelled[0] if labelled else 0  # the first pair without a label
+        unlabelled = [i for i, item in enumerate(self.items) if item.key not in self.labels]
+        self.index = unlabelled[0] if unlabelled else 0  # the first pair without a label
+        self.shown_at = 0.0  # when a pair replaced the previous one after a label (see give)
         self.progress = widgets.HTML()
         self.progress.add_class("kit-label-progress")
         self.notice = widgets.HTML()
@@ -269,8 +273,8 @@ class PreferenceLabeller:
 
     def show_notice(self) -> None:
         """Show, in Vietnamese, where labels go and every line of the file that is not used (nothing is dropped silently)."""
-        parts = [f"Nhãn được ghi ngay vào <code>{html.escape(describe_dir(self.path))}</code>; mở lại ô này (kể cả sau khi khởi động lại "
-                 "kernel) sẽ đọc lại chúng."]
+        parts = [f"Nhãn được ghi ngay vào <code>{html.escape(describe_dir(self.path))}</code>; chạy lại ô này (kể cả sau khi khởi động "
+                 "lại kernel) sẽ đọc lại chúng."]
         if self.foreign:
             parts.append(f"ℹ️ Tệp có {self.foreign} nhãn của các cặp không có ở đây (lần chạy khác, hàng khác): "
                          "giữ nguyên trong tệp, không dùng.")
@@ -306,12 +310,18 @@ class PreferenceLabeller:
 
     def give(self, label: str) -> None:
         """Record a label for the pair on screen (appended to the file first), then go to the next pair without one."""
+        # A double click (or a click queued while a slow kernel answered) would label the next pair unseen:
+        # a label arriving within CLICK_GUARD seconds of a new pair is refused, and the widget says so.
+        if time.monotonic() - self.shown_at < self.click_guard:
+            self.status.value = "⏸️ Cặp này vừa hiện ra nên lần bấm đó chưa được tính: hãy đọc cặp này rồi chọn lại."
+            return
         record = make_record(self.item, label, self.seed)
         try:
             append_label(self.path, record)
-        except OSError as error:  # shown in the widget: a click handler's traceback would be lost
-            self.error = (f"Không ghi được nhãn vào {html.escape(str(self.path))}: {html.escape(error.strerror or str(error))}. "
-                          "Nhãn này chưa được lưu; hãy chọn một thư mục có quyền ghi (tham số path).")
+        except (OSError, ValueError) as error:  # shown in the widget: a click handler's traceback would be lost
+            reason = getattr(error, "strerror", None) or str(error)
+            self.error = (f"Không ghi được nhãn vào {html.escape(str(self.path))}: {html.escape(reason)}. "
+                          "Nhãn này chưa được lưu; hãy truyền cho tham số <code>path</code> một tệp trong thư mục có quyền ghi.")
             self.refresh()
             return
         self.error = None
@@ -323,6 +333,7 @@ class PreferenceLabeller:
             self.index = following[0]
         elif self.index < len(self.items) - 1:
             self.index += 1
+        self.shown_at = time.monotonic()
         self.refresh()
         if self.count_labelled() == len(self.items) and not following:
             self.status.value = f"{self.revealed}<br>✅ Đã gán nhãn mọi cặp. Chạy ô tiếp theo để so với giám khảo."

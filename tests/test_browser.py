@@ -204,6 +204,7 @@ def test_preference_explorer_reacts_in_jupyterlab(lab, browser):
 
 
 LABELLER_SHOT = REPO / "artifacts" / "browser" / "preference_labeller.png"
+READING_MS = 600  # more than PreferenceLabeller.click_guard (0.4 s)
 
 
 def progress_text(page) -> str:
@@ -227,6 +228,7 @@ def test_labels_given_by_clicking_survive_a_kernel_restart(lab, browser):
                 "([selector, text]) => document.querySelector(selector)?.innerText.startsWith(text)",
                 arg=[".jp-OutputArea .kit-label-progress", f"{done}/{len(DEMO_ROWS)}"],
             )
+            page.wait_for_timeout(READING_MS)  # a click sooner than the widget's guard would be refused
         output.get_by_role("button", name="◀ Quay lại").click()
         page.get_by_text("Nhãn của bạn: Hoà").wait_for()
         assert "SmolLM2" in output.inner_text()  # revealed on a labelled pair
@@ -237,10 +239,11 @@ def test_labels_given_by_clicking_survive_a_kernel_restart(lab, browser):
         LABELLER_SHOT.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(LABELLER_SHOT), full_page=True)
 
-        click_menu(page, "Kernel", "Restart Kernel…")
+        # One command restarts and then runs: no chance of running the cell before the restart is over.
+        old_widget = output.element_handle()
+        click_menu(page, "Kernel", "Restart Kernel and Run All Cells…")
         page.locator(".jp-Dialog button", has_text="Restart").click()
-        wait_for_idle_kernel(page)
-        click_menu(page, "Run", "Run All Cells")
+        page.wait_for_function("(element) => !element.isConnected", arg=old_widget)  # the old output is gone
         page.wait_for_function(
             "([selector, text]) => document.querySelector(selector)?.innerText.startsWith(text)",
             arg=[".jp-OutputArea .kit-label-progress", f"3/{len(DEMO_ROWS)}"],

@@ -5,10 +5,12 @@ import warnings
 
 import pytest
 
-from helpers.agreement import cohen_kappa, compare_with_judge, describe_agreement, judge_verdict, list_verdicts
+from helpers.agreement import (
+    compare_with_judge, describe_agreement, list_verdicts, measure_kappa, read_judge_verdict, swap_completions,
+)
 from helpers.dpo import to_dataset, write_summary
 from helpers.labels import (
-    LabelFileWarning, append_label, build_label_items, labels_path, make_record, read_label_file, read_labels, read_verdict,
+    LabelFileWarning, append_label, build_label_items, find_labels_file, make_record, read_label_file, read_labels, read_verdict,
 )
 from helpers.pairs import describe_report, pick_labelled_pairs
 
@@ -106,10 +108,10 @@ def test_no_file_is_no_labels_and_no_warning(tmp_path):
         assert read_labels(tmp_path / "missing.jsonl") == {}
 
 
-def test_labels_path_lies_beside_the_dataset(monkeypatch, tmp_path):
+def test_find_labels_file_lies_beside_the_dataset(monkeypatch, tmp_path):
     monkeypatch.setenv("KIT_DATASET_DIR", str(tmp_path / "mine"))
-    assert labels_path() == tmp_path / "mine.labels.jsonl"
-    assert labels_path("04_best_practices") == tmp_path / "04_best_practices.labels.jsonl"
+    assert find_labels_file() == tmp_path / "mine.labels.jsonl"
+    assert find_labels_file("04_best_practices") == tmp_path / "04_best_practices.labels.jsonl"
 
 
 def test_verdicts_read_the_texts_not_the_letters():
@@ -117,38 +119,40 @@ def test_verdicts_read_the_texts_not_the_letters():
     better_shown_first = "first" if item.shown[0] == 0 else "second"
     assert read_verdict(item, make_record(item, "A", 42)) == better_shown_first
     assert read_verdict(item, make_record(item, "tie", 42)) == "tie" and read_verdict(item, None) is None
-    assert judge_verdict(ROWS[0], (0, 1)) == "second" and judge_verdict(ROWS[3], (0, 1)) == "first"
-    assert judge_verdict(ROWS[4], (0, 1)) == "tie" and judge_verdict(ROWS[5], (0, 1)) is None
+    assert read_judge_verdict(ROWS[0], (0, 1)) == "second" and read_judge_verdict(ROWS[3], (0, 1)) == "first"
+    assert read_judge_verdict(ROWS[4], (0, 1)) == "tie" and read_judge_verdict(ROWS[5], (0, 1)) is None
 
 
-def test_cohen_kappa_matches_the_textbook_example():
+def test_measure_kappa_matches_the_textbook_example():
     # 50 items: both yes 20, yes/no 5, no/yes 10, both no 15 -> p_o 0.7, p_e 0.5, kappa 0.4.
     pairs = [("y", "y")] * 20 + [("y", "n")] * 5 + [("n", "y")] * 10 + [("n", "n")] * 15
-    assert cohen_kappa(pairs) == 0.4
-    assert cohen_kappa([("a", "a"), ("b", "b")]) == 1.0 and cohen_kappa([("a", "b"), ("b", "a")]) == -1.0
-    assert cohen_kappa([("a", "a")] * 3) is None and cohen_kappa([]) is None  # undefined: chance agreement is 1
+    assert measure_kappa(pairs) == 0.4
+    assert measure_kappa([("a", "a"), ("b", "b")]) == 1.0 and measure_kappa([("a", "b"), ("b", "a")]) == -1.0
+    assert measure_kappa([("a", "a")] * 3) is None and measure_kappa([]) is None  # undefined: chance agreement is 1
 
 
 def test_agreement_with_a_rote_judge():
     # The judge prefers the second completion of rows 0-2, the first of row 3, ties row 4, has no rating for row 5.
     labels = label_by_position(ROWS, ["second", "first", "first", "first", "second", "skip"])
     result = compare_with_judge(ROWS, labels)
-    assert (result["pairs"], result["labelled"], result["skipped"], result["unlabelled"]) == (6, 5, 1, 0)
+    assert (result["pairs"], result["labelled"], result["decided"], result["skipped"], result["unlabelled"]) == (6, 6, 5, 1, 0)
     assert result["both_decided"] == 4 and result["accuracy"] == 0.5  # rows 0 and 3 agree, rows 1 and 2 do not
     # Categories (human, judge): (2,2) (1,2) (1,2) (1,1) (2,tie): p_o 0.4, p_e 0.6*0.2 + 0.4*0.6 = 0.36.
     assert result["kappa"] == round((0.4 - 0.36) / (1 - 0.36), 2)
     table = {row["người \\ giám khảo"]: row for row in result["confusion"]}
     assert table["phần 1 tốt hơn"] == {"người \\ giám khảo": "phần 1 tốt hơn", "phần 1 tốt hơn": 1, "phần 2 tốt hơn": 2, "hoà": 0}
     assert table["phần 2 tốt hơn"]["phần 2 tốt hơn"] == 1 and table["phần 2 tốt hơn"]["hoà"] == 1
-    assert result["first_position"]["judge"] == 0.25  # 1 of its 4 decided verdicts
-    items = build_label_items(ROWS)
-    shown_first = [labels[item.key]["label"] == "A" for item in items[:5]]
-    assert result["first_position"]["human"] == round(sum(shown_first) / 5, 2)
+    # Seed 42 shows rows 0, 4 and 5 in swapped order: the verdicts second, first, first, first, second are all
+    # the letter A, so this learner chose the left-hand completion in 5 of 5 pairs.
+    assert [item.shown for item in build_label_items(ROWS)] == [(1, 0), (0, 1), (0, 1), (0, 1), (1, 0), (1, 0)]
+    assert result["first_position"]["human"] == 1.0
+    assert result["first_position"]["judge"] is None and result["judge_consistent"] is None  # one order only
     table = list_verdicts(result)
     assert [row["giống nhau"] for row in table] == ["có", "không", "không", "có", "không", "—"]
     assert table[4]["giám khảo"] == "hoà" and table[5] == {"hướng dẫn": "q5", "bạn": "bỏ qua", "giám khảo": "—", "giống nhau": "—"}
     text = describe_agreement(result)
-    assert "5/6" in text and "0.5" in text and "giám khảo 0.25" in text
+    assert "Đã gán nhãn 6/6 cặp: 5 chọn một bên hay hoà, 1 bỏ qua" in text and "0.5" in text
+    assert "cần chấm lại theo thứ tự đảo" in text
 
 
 def test_agreement_names_labels_of_other_pairs():
@@ -165,7 +169,7 @@ def test_agreement_without_labels_says_so():
     result = compare_with_judge(ROWS, {})
     assert result["labelled"] == 0 and result["accuracy"] is None and result["kappa"] is None
     assert result["first_position"]["human"] is None
-    assert "Đã gán nhãn 0/6" in describe_agreement(result) and "—" in describe_agreement(result)
+    assert "Đã gán nhãn 0/6" in describe_agreement(result) and "không xác định" in describe_agreement(result)
 
 
 def test_pairs_from_each_source(tmp_path):
@@ -184,7 +188,7 @@ def test_pairs_from_each_source(tmp_path):
     mixed, report = pick_labelled_pairs(ROWS, labels, "human-else-judge")
     assert [p["source"] for p in mixed] == ["human", "human", "human", "human"]  # q5: no label, no judge rating
     assert report["row_sources"][5] == {"prompt": "q5", "dropped": "invalid_ratings"}
-    assert "4 từ người" in describe_report(report)
+    assert "4 từ nhãn của bạn" in describe_report(report)
     with pytest.raises(ValueError, match="Nguồn `crowd` không tồn tại"):
         pick_labelled_pairs(ROWS, labels, "crowd")
 
@@ -194,7 +198,7 @@ def test_the_summary_names_each_rows_source(tmp_path):
     pairs, report = pick_labelled_pairs(ROWS, labels, "human-else-judge")
     dataset = to_dataset(pairs, "conversational")
     text = write_summary(tmp_path / "out", dataset, {"nhãn": report})
-    assert "1. q0 — từ người" in text and "2. q1 — từ giám khảo" in text and "3. q2 — bỏ: bạn gán nhãn hoà" in text
+    assert "1. q0 — từ nhãn của bạn" in text and "2. q1 — từ giám khảo" in text and "3. q2 — bỏ: bạn gán nhãn hoà" in text
     assert "6. q5 — bỏ: điểm không hợp lệ" in text
     saved = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert saved["reports"]["nhãn"]["row_sources"][0] == {"prompt": "q0", "source": "human"}
@@ -208,6 +212,76 @@ def test_agreement_plot_draws_the_counts_and_shares():
     figure = plot_agreement(compare_with_judge(ROWS, labels))
     heat, bars = figure.axes
     assert [int(t.get_text()) for t in heat.texts] == [1, 2, 0, 0, 1, 1, 0, 0, 0]
-    assert [round(p.get_height(), 2) for p in bars.patches][1] == 0.25
+    assert [t.get_text() for t in bars.texts] == ["1.00", "—"]  # the judge's share needs both orders
+    swapped = [{**new, "ratings": row["ratings"][::-1]} for new, row in zip(swap_completions(ROWS), ROWS)]
+    both = plot_agreement(compare_with_judge(ROWS, labels, swapped=swapped))
+    assert [round(p.get_height(), 2) for p in both.axes[1].patches] == [1.0, 0.5]  # this judge reads the text
     empty = plot_agreement(compare_with_judge(ROWS, {}))
-    assert [t.get_text() for t in empty.axes[1].texts] == ["—", "0.25"]
+    assert [t.get_text() for t in empty.axes[1].texts] == ["—", "—"]
+
+
+def test_a_rote_judge_in_both_orders_reads_the_position_not_the_text():
+    labels = label_by_position(ROWS, ["second", "first", "first", "first", "second", "skip"])
+    # The judge rated again with the two completions swapped, still preferring whatever comes second ([1, 2]):
+    swapped_rows = swap_completions(ROWS)
+    assert swapped_rows[0]["generations"] == ["b0", "a0"] and swapped_rows[0]["generation_models"] == ["gen B", "gen A"]
+    rote = [{**row, "ratings": [1, 2]} for row in swapped_rows]
+    result = compare_with_judge(ROWS, labels, swapped=rote)
+    # It chose what it read first in 1 of its 4 decided verdicts in the original order (row 3) and in none of the
+    # 6 swapped ones (all [1, 2]; row 5 is rated this time).
+    assert result["first_position"]["judge"] == 0.1
+    assert [d["judge_swapped"] for d in result["details"]] == ["first"] * 6  # "second" when swapped, read back
+    # Rows 0-4 have a verdict in both orders (row 5 lacks one in the original); only row 3 keeps the same text.
+    assert result["judge_consistent"] == 0.2
+    assert "giám khảo, thứ tự đảo" in list_verdicts(result)[0]
+    # A judge that reads the text picks the same one in both orders: consistent, first position 0.5.
+    content = [{**new, "ratings": row["ratings"][::-1]} for new, row in zip(swapped_rows[:4], ROWS)]
+    fair = compare_with_judge(ROWS[:4], labels, swapped=content)
+    assert fair["judge_consistent"] == 1.0 and fair["first_position"]["judge"] == 0.5
+    with pytest.raises(ValueError, match="cần đúng 6 hàng"):
+        compare_with_judge(ROWS, labels, swapped=rote[:2])
+
+
+def test_three_completions_compare_the_chosen_positions():
+    rows = [{"instruction": "q", "generations": ["g0", "g1", "g2"], "ratings": [2, 5, 4], "generation_models": ["m0", "m1", "m2"]}]
+    item = build_label_items(rows, positions=(2, 0))[0]
+    assert item.positions == (0, 2) and set(item.texts) == {"g0", "g2"}
+    labels = {item.key: make_record(item, "A" if item.text_of("A") == "g0" else "B", 42)}  # g0 better, says the learner
+    result = compare_with_judge(rows, labels, positions=(0, 2))
+    assert result["details"][0]["human"] == "first" and result["details"][0]["judge"] == "second"
+    (pair,), _ = pick_labelled_pairs(rows, labels, "human", positions=(0, 2))
+    assert (pair["chosen"], pair["rejected"], pair["chosen_index"], pair["rejected_model"]) == ("g0", "g2", 0, "m2")
+    (pair,), _ = pick_labelled_pairs(rows, labels, "judge", positions=(0, 2))
+    assert (pair["chosen"], pair["score_chosen"], pair["score_rejected"], pair["chosen_index"]) == ("g2", 4.0, 2.0, 2)
+
+
+def test_malformed_rows_are_dropped_as_the_kit_drops_them():
+    short_ratings = {"instruction": "q", "generations": ["g0", "g1", "g2"], "ratings": [5, 1], "generation_models": ["m0", "m1"]}
+    pairs, report = pick_labelled_pairs([short_ratings], {}, "judge", positions=(0, 2))
+    assert pairs == [] and report["dropped"]["invalid_ratings"] == 1
+    assert read_judge_verdict(short_ratings, (0, 2)) is None
+    same = {"instruction": "s", "generations": ["same", "same"], "ratings": [1, 2]}
+    with pytest.raises(ValueError, match="khác nhau, không rỗng"):
+        build_label_items([same])
+    pairs, report = pick_labelled_pairs([same, ROWS[0]], {}, "judge")
+    assert report["dropped"]["identical_texts"] == 1 and len(pairs) == 1
+    empty = {"instruction": "e", "generations": ["text", "  "], "ratings": [1, 2]}
+    assert pick_labelled_pairs([empty, ROWS[0]], {}, "judge")[1]["dropped"]["too_few_completions"] == 1
+
+
+def test_array_columns_get_the_kits_message_not_numpys():
+    # Like pick_pair, the labeller reads plain lists (datasets' to_list); numpy arrays (pandas' to_dict) are not
+    # half-supported, but they must not crash with numpy's "truth value of an array is ambiguous".
+    np = pytest.importorskip("numpy")
+    rows = [{"instruction": "q", "generations": np.array(["a", "b"]), "generation_models": np.array(["x", "y"])}]
+    with pytest.raises(ValueError, match="Không có hàng nào"):
+        build_label_items(rows)
+
+
+def test_a_line_in_another_encoding_is_reported(tmp_path):
+    path = tmp_path / "labels.jsonl"
+    label_all(ROWS, ["A"], path)
+    with open(path, "ab") as handle:
+        handle.write('{"kind": "kit-preference-label", "instruction": "café"}\n'.encode("cp1252"))
+    file = read_label_file(path)
+    assert len(file.labels) == 1 and file.problems[0][:2] == (2, "không phải văn bản UTF-8 (bị sửa bằng trình soạn thảo khác?)")

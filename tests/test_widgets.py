@@ -180,10 +180,12 @@ LABEL_ROWS = [
 ]
 
 
-def open_labeller(path, rows=LABEL_ROWS):
+def open_labeller(path, rows=LABEL_ROWS, click_guard=0.0):
     from helpers.widgets import label_preferences
 
-    return label_preferences(rows, path).controls
+    labeller = label_preferences(rows, path).controls
+    labeller.click_guard = click_guard  # these tests click faster than any person; the guard has its own test
+    return labeller
 
 
 def shown_texts(labeller):
@@ -264,3 +266,23 @@ def test_labeller_needs_rows_with_two_completions(tmp_path):
 
     with pytest.raises(ValueError, match="chạy các ô sinh và chấm điểm"):
         label_preferences([{"instruction": "q", "generations": ["only one"]}], tmp_path / "l.jsonl")
+
+
+def test_a_double_click_does_not_label_the_next_pair_unseen(tmp_path, monkeypatch):
+    now = [100.0]
+    monkeypatch.setattr(kit_widgets.time, "monotonic", lambda: now[0])
+    labeller = open_labeller(tmp_path / "labels.jsonl", click_guard=0.4)
+    labeller.buttons["A"].click()
+    labeller.buttons["A"].click()  # the second click of a double click: the next pair has just appeared
+    assert labeller.count_labelled() == 1 and labeller.index == 1
+    assert "chưa được tính" in labeller.status.value
+    now[0] += 1.0  # a person reads the pair first
+    labeller.buttons["B"].click()
+    assert labeller.count_labelled() == 2 and len((tmp_path / "labels.jsonl").read_text().splitlines()) == 2
+
+
+def test_a_text_that_cannot_be_written_is_reported(tmp_path):
+    rows = [{**LABEL_ROWS[0], "generations": ["broken \ud800 text", "fine"]}]  # a lone surrogate: not encodable
+    labeller = open_labeller(tmp_path / "labels.jsonl", rows)
+    labeller.buttons["A"].click()
+    assert "Không ghi được nhãn" in labeller.status.value and labeller.count_labelled() == 0
