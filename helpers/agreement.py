@@ -127,11 +127,12 @@ def compare_with_judge(rows: list[dict], labels: dict, positions: tuple[int, int
         orders += [d["judge_swapped"] == "second" for d in details if d["judge_swapped"] in ("first", "second")]
         judge_reads_first = share(orders)
     pairs_in_both = [d for d in details if d["judge"] in VERDICTS and d["judge_swapped"] in VERDICTS]
+    skipped = sum(d["human"] == "skip" for d in details)
     return {
         "pairs": len(details),
-        "labelled": len(human) + sum(d["human"] == "skip" for d in details),  # as the widget counts: skips included
+        "labelled": len(human) + skipped,  # as the widget counts: skips included
         "decided": len(human),
-        "skipped": sum(d["human"] == "skip" for d in details),
+        "skipped": skipped,
         "unlabelled": sum(d["human"] is None for d in details),
         "foreign": len(find_foreign(items, labels)),  # labels of other pairs: left in the file, not used
         "both_decided": len(decided),

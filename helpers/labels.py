@@ -175,7 +175,11 @@ def append_label(path, record: dict) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # A line cut short (a crash mid-write) must not swallow the next label: start on a fresh line.
-    needs_newline = path.exists() and path.stat().st_size > 0 and not path.read_bytes().endswith(b"\n")
+    needs_newline = False
+    if path.exists() and path.stat().st_size > 0:
+        with open(path, "rb") as handle:  # only the last byte: the file grows with every label
+            handle.seek(-1, os.SEEK_END)
+            needs_newline = handle.read(1) != b"\n"
     with open(path, "a", encoding="utf-8") as handle:
         handle.write(("\n" if needs_newline else "") + json.dumps(record, ensure_ascii=False) + "\n")
         handle.flush()

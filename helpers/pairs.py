@@ -209,7 +209,8 @@ def pick_labelled_pairs(rows: list[dict], labels: dict, source: str = "human", p
             row_sources.append({"prompt": row["instruction"], "dropped": result})
         results.append(result)
     pairs, report = collect_pairs(rows, results)
-    report["dropped"] = {**report["dropped"], **{r: results.count(r) for r in LABEL_REASON_LABELS}}
+    for reason in LABEL_REASON_LABELS:  # collect_pairs counted those that occur; the others are shown as 0
+        report["dropped"].setdefault(reason, 0)
     sources = Counter(pair["source"] for pair in pairs)
     report.update(source=source, sources={s: sources[s] for s in SOURCE_LABELS if sources[s]}, row_sources=row_sources)
     return pairs, report
@@ -246,8 +247,6 @@ def pick_labelled_pair(row: dict, item, record: dict | None, source: str) -> dic
         return "not_labelled"
     if human == "tie":
         return "labelled_tie"
-    if item.texts[0] == item.texts[1]:
-        return "identical_texts"
     chosen, rejected = (first, second) if human == "first" else (second, first)
     if source == "agree":
         if not isinstance(judged, dict):
