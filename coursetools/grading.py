@@ -118,11 +118,13 @@ import time
 import xml.etree.ElementTree as ElementTree
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
+from unittest.mock import patch
 
 import nbformat
 import psutil  # installed with IPython (a Jupyter requirement on Linux and macOS)
 
 from coursetools.markers import find_check_names, is_check_cell
+from helpers.speed import THREADS_ENV
 from helpers.storage import DATASET_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -747,13 +749,16 @@ def grade_folder(folder, timeout: float = DEFAULT_TIMEOUT, out_dir=None, referen
                   "chấm; hãy khôi phục bộ khóa học (git status, git diff) rồi chấm lại.", file=sys.stderr, flush=True)
         return row
 
+    # A notebook's kernel gives its model every core (helpers.speed.choose_cpu_threads): N kernels at once share them.
+    shared_threads = {THREADS_ENV: str(max(1, len(os.sched_getaffinity(0)) // jobs))}
     pool = ThreadPoolExecutor(max_workers=jobs)
     try:
-        futures = [pool.submit(grade, path) for path in notebooks]
-        for number, future in enumerate(as_completed(futures), start=1):
-            row = future.result()
-            result = f"{STATUS_LABELS[row['status']]} ({row['seconds']} giây)"
-            print(f"[{number}/{len(notebooks)}] {row['notebook']}: {result}", file=sys.stderr, flush=True)
+        with patch.dict(os.environ, shared_threads if jobs > 1 and not os.environ.get(THREADS_ENV) else {}):
+            futures = [pool.submit(grade, path) for path in notebooks]
+            for number, future in enumerate(as_completed(futures), start=1):
+                row = future.result()
+                result = f"{STATUS_LABELS[row['status']]} ({row['seconds']} giây)"
+                print(f"[{number}/{len(notebooks)}] {row['notebook']}: {result}", file=sys.stderr, flush=True)
     except KeyboardInterrupt:
         STOPPING.set()
         raise

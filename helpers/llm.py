@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from typing import Optional
+from typing import Literal, Optional, Union
 
 from distilabel.models import TransformersLLM
 
+from helpers.speed import choose_cpu_threads, speed_up_linear, use_fast_attention
 from helpers.workarounds import finish_load, load_without_outlines, read_generate_signature, set_pipeline_batch_size
 
 # What this process has already loaded, keyed by what built it. distilabel's TransformersLLM loads
@@ -27,10 +28,9 @@ def forget_loaded_models() -> None:
 class KitTransformersLLM(TransformersLLM):
     """distilabel ``TransformersLLM`` that sets torch threads, the seed and the batch size when loaded."""
 
-    # distilabel runs each LLM step in its own process; with torch's default (all cores per
-    # process) two generators on 2 cores oversubscribe and ran 3-9x slower. `load()` runs inside
-    # that process, so this is the one place where the setting reaches every step.
-    cpu_threads: Optional[int] = None
+    # distilabel runs each LLM step in its own process; `load()` runs inside that process, so this is
+    # the one place where the setting reaches every step. "auto": see helpers.speed.choose_cpu_threads.
+    cpu_threads: Optional[Union[int, Literal["auto"]]] = None
     seed: int = 0
     # transformers' text-generation pipeline handles a list one prompt at a time unless it is
     # given a batch size; distilabel does not pass one, so set the pipeline's default here.
@@ -53,8 +53,9 @@ class KitTransformersLLM(TransformersLLM):
         import torch
         from transformers import set_seed
 
-        if self.cpu_threads:
-            torch.set_num_threads(self.cpu_threads)
+        threads = choose_cpu_threads(self.cpu_threads)
+        if threads:
+            torch.set_num_threads(threads)
         set_seed(self.seed)
         key = self._pipeline_key()
         if key in _PIPELINES:
@@ -69,6 +70,8 @@ class KitTransformersLLM(TransformersLLM):
                     "Hugging Face Hub (không có mạng, HF_HUB_OFFLINE=1, hoặc tên mô hình sai). Trên máy không có GPU/mạng, "
                     "hãy dùng preset offline: đặt KIT_PRESET=offline (hoặc load_llm(role, 'offline'))."
                 ) from error
+            speed_up_linear(self._pipeline.model)
+            use_fast_attention(self._pipeline.model)
             _PIPELINES[key] = self._pipeline
         set_pipeline_batch_size(self._pipeline, self.batch_size)  # the same for every LLM sharing it: part of the key
         if self.structured_output:

@@ -9,6 +9,7 @@ from pathlib import Path
 from helpers.gemma import GEMMA_NAME, ensure_gemma_model
 from helpers.llm import KitTransformersLLM
 from helpers.models import SMOLLM2_NAME, ensure_offline_model
+from helpers.speed import AUTO_THREADS
 
 PRESET_ENV = "KIT_PRESET"
 DTYPE_ENV = "KIT_DTYPE"
@@ -64,7 +65,7 @@ class Preset:
     roles: dict
     torch_dtype: str = CPU_DTYPE
     device_map: str | None = None
-    cpu_threads: int | None = None
+    cpu_threads: int | str | None = None  # an int, AUTO_THREADS, or None (torch's default)
     batch_size: int = 1
     extra: dict = field(default_factory=dict)
 
@@ -96,7 +97,7 @@ PRESETS = {
         },
         # bfloat16 where the CPU computes it natively (see choose_cpu_dtype), float32 elsewhere.
         torch_dtype=CPU_DTYPE,
-        cpu_threads=1,
+        cpu_threads=AUTO_THREADS,  # 1 per pipeline step process, all cores in the notebook's kernel
         batch_size=8,
     ),
     "course": Preset(
@@ -130,7 +131,7 @@ PRESETS = {
             "judge": SMOLLM2_JUDGE,
         },
         torch_dtype=CPU_DTYPE,
-        cpu_threads=1,
+        cpu_threads=AUTO_THREADS,
         batch_size=8,
     ),
 }

@@ -550,3 +550,25 @@ def test_a_kit_edited_during_grading_stops_it(tmp_path, monkeypatch, target):
     }
     assert "CẢNH BÁO:" in errors.getvalue() and "c_later.ipynb: lỗi (0 giây)" in errors.getvalue()
     assert (out / "feedback" / "b_edits_kit.txt").read_text(encoding="utf-8").splitlines()[1].endswith(KIT_EDITED)
+
+
+@pytest.mark.parametrize("jobs, expected", [(1, None), (2, str(max(1, len(os.sched_getaffinity(0)) // 2)))])
+def test_notebooks_graded_at_once_share_the_cores(tmp_path, monkeypatch, jobs, expected):
+    # A kernel gives its model every core (helpers.speed): two kernels at once would oversubscribe them.
+    monkeypatch.delenv("KIT_CPU_THREADS", raising=False)
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name in ("a.ipynb", "b.ipynb"):
+        write_notebook(folder / name, "x = 1")
+    seen = []
+
+    def grade_safely(path, *args):
+        seen.append(os.environ.get("KIT_CPU_THREADS"))  # what run_notebook copies into the kernel's environment
+        row = grading.new_row(path.name)
+        row.update(status="error", detail="test")
+        return row
+
+    monkeypatch.setattr(grading, "grade_safely", grade_safely)
+    with contextlib.redirect_stderr(io.StringIO()):
+        grade_folder(folder, TIMEOUT, tmp_path / "out", jobs=jobs)
+    assert seen == [expected, expected] and "KIT_CPU_THREADS" not in os.environ

@@ -60,16 +60,21 @@ def test_offline_llm_settings(fresh_cache, monkeypatch):
     a = presets.load_llm("generator_a", "offline")
     b = presets.load_llm("generator_b", "offline", temperature=0.3)
     assert a.model == str(fresh_cache[1])
-    assert a.cpu_threads == 1 and a.torch_dtype == presets.choose_cpu_dtype() and a.batch_size == 8
+    assert a.cpu_threads == "auto" and a.torch_dtype == presets.choose_cpu_dtype() and a.batch_size == 8
     assert a.generation_kwargs["do_sample"] is False
     assert b.generation_kwargs["do_sample"] is True and b.generation_kwargs["temperature"] == 0.3
     assert a.model_name != b.model_name and "/" not in a.model_name  # no machine path in outputs
 
 
-def test_load_sets_one_thread(offline_llm):
+def test_load_in_the_kernel_uses_every_core(offline_llm, monkeypatch):
+    import os
+
     import torch
 
-    assert torch.get_num_threads() == 1
+    monkeypatch.delenv("KIT_CPU_THREADS", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    offline_llm.load()  # again: the model is reused, the threads are set anew
+    assert torch.get_num_threads() == len(os.sched_getaffinity(0))  # one thread per step process: tests/test_speed.py
     assert offline_llm._pipeline._batch_size == 8
 
 
