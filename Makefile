@@ -59,16 +59,17 @@ installs: venv
 
 # Maintainers: on one machine the notebooks are deterministic. Run 1 records their full outputs (in a temporary
 # folder), runs 2..RUNS run them again and compare every cell with that recording (not with the committed files,
-# which may come from another CPU). About 7 minutes per run on 2 cores (RUNS=3: 22 minutes).
+# which may come from another CPU). About 5 minutes per run on 2 cores (RUNS=3: 15 minutes).
 RUNS ?= 3
 determinism: venv
 	$(BIN)/python -m coursetools determinism --runs $(RUNS) notebooks/*.ipynb solutions/*.ipynb
 
-# The checked cells on a laptop CPU without bf16 or AVX-512, emulated: float32, torch/oneDNN/MKL capped at AVX2.
-# CI runs it after `make test`; learners need not.
+# A laptop CPU without bf16 or AVX-512, emulated: float32, torch/oneDNN/MKL capped at AVX2.
+LAPTOP_ENV := KIT_DTYPE=float32 ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2
+
+# The checked cells on the emulated laptop CPU. CI runs it after `make test`; learners need not.
 test-laptop: venv
-	KIT_DTYPE=float32 ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 \
-	  $(BIN)/pytest -p no:cacheprovider --nbval-lax notebooks solutions
+	$(LAPTOP_ENV) $(BIN)/pytest -p no:cacheprovider --nbval-lax notebooks solutions
 
 # The course's DPO dataset without opening JupyterLab: runs the solution notebook headless.
 dataset: venv
@@ -90,13 +91,16 @@ exercise: venv
 grade-benchmark: venv
 	$(BIN)/python -m coursetools submissions --benchmark --size $(or $(SIZE),30) --jobs $(or $(JOBS),2)
 
-# Maintainers: speed of the offline preset and of every notebook (run on an idle machine).
+# Maintainers: speed of the offline preset and of every notebook, on this CPU and on the emulated laptop CPU
+# (run on an idle machine; about 25 minutes on 2 cores). PROFILES=this-cpu measures this CPU only.
 benchmark: venv
-	$(BIN)/python -m coursetools benchmark
+	$(BIN)/python -m coursetools benchmark --laptop-env "$(LAPTOP_ENV)" $(if $(PROFILES),--profiles $(PROFILES))
 
 # Maintainers: re-run notebooks and store what a reader should see (no logs, no widgets), then the exercise.
+# Notebook 5 trains on the solution's dataset (data/preference_dpo_dataset), so it is recorded after the solution.
+TRAINING_NOTEBOOK := notebooks/05_train_dpo.ipynb
 outputs: venv
-	$(BIN)/python -m coursetools outputs notebooks/*.ipynb solutions/*.ipynb
+	$(BIN)/python -m coursetools outputs $(filter-out $(TRAINING_NOTEBOOK),$(wildcard notebooks/*.ipynb)) solutions/*.ipynb $(TRAINING_NOTEBOOK)
 	$(BIN)/python -m coursetools exercise
 
 # Maintainers: Colab badges, prev/next links, the setup cell and the README table. `make navigation REPO=owner/name`

@@ -1,14 +1,18 @@
-"""Benchmark the offline preset on this machine: generation speed, notebook times, dataset build, memory.
+"""Benchmark the offline preset on this machine and on an emulated laptop CPU: generation speed, notebook times, memory.
 
-Usage: python -m coursetools benchmark [--skip-notebooks] [--out artifacts/benchmark.json]   (or: make benchmark)
-Prints a table and writes the same figures as JSON. Run it on an otherwise idle machine: it measures
-wall-clock time, and anything else running on the 2 cores changes the figures.
+Usage: python -m coursetools benchmark [--skip-notebooks] [--profiles this-cpu,laptop] [--out artifacts/benchmark.json]
+(or: make benchmark). Prints a table and writes the same figures as JSON. Run it on an otherwise idle machine: it
+measures wall-clock time, and anything else running on the cores changes the figures.
+
+Each profile runs in its own process, because torch reads the CPU settings when it is imported: "this-cpu" as the
+machine is, "laptop" with the laptop environment of `make test-laptop` (float32, torch/oneDNN/MKL capped at AVX2),
+so every figure of the two columns is measured on the same machine.
 
 Generation speed is compared with the memory-bandwidth bound: generating one token reads every weight
 once, so one sequence cannot go faster than (read bandwidth) / (weight bytes) steps per second. The
-bandwidth is measured here (one thread summing a 1 GB array, as the kit runs one thread per process).
-If llama-cpp-python is installed (`make llamacpp`), the same prompts are also timed with llama.cpp on
-the same GGUF file, for comparison.
+bandwidth is measured here with as many threads as the generation it bounds (1 as in a pipeline's step process,
+all cores as in a notebook's kernel). If llama-cpp-python is installed (`make llamacpp`), the same prompts are also
+timed with llama.cpp on the same GGUF file, for comparison.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import json
 import os
 import platform
 import resource
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -31,19 +37,26 @@ PROMPTS = [*EXERCISE_INSTRUCTIONS, "Name three primary colors.", "What does a th
 NEW_TOKENS = 128
 # The "whole course" of the speed target: notebooks 1-4 and the solution; notebook 5 (training) is timed apart.
 TRAINING_NOTEBOOK = "notebooks/05_train_dpo.ipynb"
+THIS_CPU, LAPTOP = "this-cpu", "laptop"
+PROFILES = (THIS_CPU, LAPTOP)
 
 
-def measure_bandwidth() -> float:
-    """Return the best of five single-thread reads of a 1 GB array, in GB/s."""
-    import numpy as np
+def measure_bandwidth(threads: int = 1) -> float:
+    """Return the best of five reads (a sum) of a 1 GiB float32 tensor with ``threads`` torch threads, in GB/s."""
+    import torch
 
-    data = np.ones(2**28, dtype=np.float32)  # 1 GiB
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    data = torch.ones(2**28)  # 1 GiB
     best = float("inf")
-    for _ in range(5):
-        start = time.perf_counter()
-        data.sum()
-        best = min(best, time.perf_counter() - start)
-    return round(data.nbytes / best / 1e9, 1)
+    try:
+        for _ in range(5):
+            start = time.perf_counter()
+            data.sum()
+            best = min(best, time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(previous)
+    return round(data.numel() * data.element_size() / best / 1e9, 1)
 
 
 def add_bound(row: dict, bandwidth: float, weight_bytes: float) -> dict:
@@ -93,20 +106,20 @@ def llamacpp_child(threads: int) -> None:
                                   tokens_per_second=round(tokens / seconds, 1), weight_bytes=gguf.stat().st_size)))
 
 
-def measure_generation(dtype: str, batch_size: int) -> dict:
+def measure_generation(dtype: str, batch_size: int, threads: int) -> dict:
     """Greedy-generate NEW_TOKENS for each prompt with the offline judge role; return tokens per second."""
     from helpers.presets import load_llm
 
     llm = load_llm("judge", "offline", max_new_tokens=NEW_TOKENS)
-    llm.torch_dtype = dtype
-    llm.batch_size = batch_size
+    llm.torch_dtype, llm.batch_size, llm.cpu_threads = dtype, batch_size, threads
     llm.load()
     prompts = [[{"role": "user", "content": p}] for p in PROMPTS[: 4 if batch_size == 1 else 8]]
+    llm.generate_outputs(prompts[:1], max_new_tokens=4, do_sample=False, temperature=1.0)  # warm-up, not timed
     start = time.perf_counter()
     outputs = llm.generate_outputs(prompts, max_new_tokens=NEW_TOKENS, do_sample=False, temperature=1.0)
     seconds = time.perf_counter() - start
     tokens = sum(o["statistics"]["output_tokens"][0] for o in outputs)
-    return {"engine": "transformers", "dtype": dtype, "threads": 1, "batch_size": batch_size, "tokens": tokens,
+    return {"engine": "transformers", "dtype": dtype, "threads": threads, "batch_size": batch_size, "tokens": tokens,
             "seconds": round(seconds, 1), "tokens_per_second": round(tokens / seconds, 1),
             "weight_bytes": sum(p.numel() * p.element_size() for p in llm._pipeline.model.parameters())}
 
@@ -120,49 +133,142 @@ def time_notebook(path: Path) -> float:
     return round(time.perf_counter() - start, 1)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark and write the JSON report."""
-    parser = argparse.ArgumentParser(prog="python -m coursetools benchmark", description=__doc__.splitlines()[0])
-    parser.add_argument("--skip-notebooks", action="store_true")
-    parser.add_argument("--out", type=Path, default=ROOT / "artifacts" / "benchmark.json")
-    parser.add_argument("--llamacpp-child", type=int, metavar="THREADS", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.llamacpp_child:
-        llamacpp_child(args.llamacpp_child)
-        return 0
+def count_cores() -> int:
+    """Return the number of cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def run_profile(profile: str, bandwidth: dict, skip_notebooks: bool) -> dict:
+    """Measure one profile in this process (its environment is already set): generation rows, then notebook times."""
     from helpers.presets import choose_cpu_dtype
 
-    report = {"machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-                          "python": platform.python_version(), "preset_dtype": choose_cpu_dtype()},
-              "generation": [], "notebooks": {}}
-    report["machine"]["read_bandwidth_gb_s"] = bandwidth = measure_bandwidth()
-    print(f"read bandwidth (1 thread): {bandwidth} GB/s")
-    rows = [measure_generation(dtype, batch_size) for dtype in ("float32", "bfloat16") for batch_size in (1, 8)]
-    rows += [row for threads in (1, 2) if (row := measure_llamacpp(threads))]
-    for row in rows:
-        if "error" in row:
-            report["generation"].append(row)
-            print(f"{row['engine']:<12} threads {row['threads']}: failed ({row['error']})")
-            continue
-        row = add_bound(row, bandwidth, row["weight_bytes"])
-        report["generation"].append(row)
-        print(f"{row['engine']:<12} {row['dtype']:<11} threads {row['threads']} batch {row['batch_size']}: "
-              f"{row['tokens_per_second']:6.1f} tok/s, {row['share_of_bound']:.0%} of the bandwidth bound")
-    if not args.skip_notebooks:
-        os.environ[DATASET_ENV] = str(ROOT / "artifacts" / "benchmark-dataset")
-        paths = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")) + [ROOT / "solutions" / "preference_dpo_dataset.ipynb"]
+    dtype = choose_cpu_dtype()
+    # On the machine as it is, the other dtype too: the preset's choice is measured, not assumed from a CPU flag.
+    dtypes = [dtype, *(["float32" if dtype == "bfloat16" else "bfloat16"] if profile == THIS_CPU else [])]
+    report = {"preset_dtype": dtype, "generation": [], "notebooks": {}}
+    for row_dtype in dtypes:
+        for threads in sorted({1, count_cores()}):
+            for batch_size in (1, 8):
+                row = measure_generation(row_dtype, batch_size, threads)
+                report["generation"].append(add_bound(row, bandwidth[str(threads)], row["weight_bytes"]))
+                print(f"[{profile}] {describe_row(report['generation'][-1])}", file=sys.stderr, flush=True)
+    if not skip_notebooks:
+        os.environ[DATASET_ENV] = str(ROOT / "artifacts" / f"benchmark-dataset-{profile}")
+        # Notebook 5 trains on the solution's dataset (else it builds one first): it runs after the solution.
+        paths = [path for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")) if path != ROOT / TRAINING_NOTEBOOK]
+        paths += [ROOT / "solutions" / "preference_dpo_dataset.ipynb", ROOT / TRAINING_NOTEBOOK]
         for path in paths:
             report["notebooks"][str(path.relative_to(ROOT))] = seconds = time_notebook(path)
-            print(f"{path.relative_to(ROOT)}: {seconds} s")
+            print(f"[{profile}] {path.relative_to(ROOT)}: {seconds} s", file=sys.stderr, flush=True)
         course = [seconds for name, seconds in report["notebooks"].items() if name != TRAINING_NOTEBOOK]
         report["course_seconds"] = round(sum(course), 1)  # notebooks 1-4 + the solution
         report["all_notebooks_seconds"] = round(sum(report["notebooks"].values()), 1)  # + notebook 5 (training)
         solution = report["notebooks"]["solutions/preference_dpo_dataset.ipynb"]
         report["dataset_seconds_per_prompt"] = round(solution / len(EXERCISE_INSTRUCTIONS), 1)
-        print(f"course (notebooks 1-4 + solution): {report['course_seconds']} s; with notebook 5: {report['all_notebooks_seconds']} s")
     peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
     report["peak_memory_mb"] = round(peak / 1024)
+    return report
+
+
+def describe_row(row: dict) -> str:
+    """Return one generation row as a line of text."""
+    if "error" in row:
+        return f"{row['engine']:<12} threads {row['threads']}: failed ({row['error']})"
+    return (f"{row['engine']:<12} {row['dtype']:<11} threads {row['threads']} batch {row['batch_size']}: "
+            f"{row['tokens_per_second']:6.1f} tok/s, {row['share_of_bound']:.0%} of the bandwidth bound")
+
+
+def parse_environment(text: str) -> dict:
+    """Return the variables of ``text`` written as ``NAME=value NAME=value`` (the Makefile's LAPTOP_ENV)."""
+    pairs = [item.split("=", 1) for item in text.split()]
+    if not pairs or any(len(pair) != 2 or not pair[0] for pair in pairs):
+        raise ValueError(f"--laptop-env expects NAME=value pairs separated by spaces, got {text!r}")
+    return dict(pairs)
+
+
+def measure_profile(profile: str, environment: dict, bandwidth: dict, skip_notebooks: bool) -> dict:
+    """Run one profile in a child process with ``environment`` added, and return its report."""
+    command = [sys.executable, "-m", "coursetools", "benchmark", "--profile-child", profile,
+               "--bandwidth", json.dumps(bandwidth), *(["--skip-notebooks"] if skip_notebooks else [])]
+    child = subprocess.run(command, env={**os.environ, **environment}, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    if child.returncode != 0:
+        raise RuntimeError(f"the {profile} profile failed (exit code {child.returncode}); its log is above")
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
+def format_table(report: dict) -> str:
+    """Return the profiles side by side as a Markdown table (the README's speed table)."""
+    profiles = list(report["profiles"])
+    lines = ["| | " + " | ".join(profiles) + " |", "|---" * (len(profiles) + 1) + "|"]
+
+    def add(label: str, values: list) -> None:
+        lines.append(f"| {label} | " + " | ".join("—" if v is None else str(v) for v in values) + " |")
+
+    add("preset dtype", [report["profiles"][p]["preset_dtype"] for p in profiles])
+    for threads, gb_s in report["machine"]["read_bandwidth_gb_s"].items():
+        add(f"read bandwidth, {threads} thread(s)", [f"{gb_s} GB/s"] * len(profiles))
+    keys = sorted({(r["dtype"], r["threads"]) for p in profiles for r in report["profiles"][p]["generation"]})
+    for dtype, threads in keys:
+        cells = []
+        for p in profiles:
+            rows = {r["batch_size"]: r for r in report["profiles"][p]["generation"] if (r["dtype"], r["threads"]) == (dtype, threads)}
+            cells.append(" / ".join(f"{rows[b]['tokens_per_second']} ({rows[b]['share_of_bound']:.0%})" for b in (1, 8))
+                         if rows else None)
+        add(f"{dtype}, {threads} thread(s): tok/s at batch 1 / 8 (share of the bound)", cells)
+    names = sorted({n for p in profiles for n in report["profiles"][p]["notebooks"]})
+    for name in names:
+        add(name, [f"{report['profiles'][p]['notebooks'].get(name)} s" for p in profiles])
+    if names:
+        add("**course (notebooks 1-4 + solution)**", [f"**{report['profiles'][p]['course_seconds']} s**" for p in profiles])
+        add("all six notebooks", [f"{report['profiles'][p]['all_notebooks_seconds']} s" for p in profiles])
+        add("solution, per instruction", [f"{report['profiles'][p]['dataset_seconds_per_prompt']} s" for p in profiles])
+    add("peak memory (one process)", [f"{report['profiles'][p]['peak_memory_mb']} MB" for p in profiles])
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and write the JSON report."""
+    parser = argparse.ArgumentParser(prog="python -m coursetools benchmark", description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-notebooks", action="store_true")
+    parser.add_argument("--profiles", default=",".join(PROFILES), help="comma-separated: " + ", ".join(PROFILES))
+    parser.add_argument("--laptop-env", default="", help="the laptop profile's variables, NAME=value NAME=value")
+    parser.add_argument("--out", type=Path, default=ROOT / "artifacts" / "benchmark.json")
+    parser.add_argument("--llamacpp-child", type=int, metavar="THREADS", help=argparse.SUPPRESS)
+    parser.add_argument("--profile-child", choices=PROFILES, help=argparse.SUPPRESS)
+    parser.add_argument("--bandwidth", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.llamacpp_child:
+        llamacpp_child(args.llamacpp_child)
+        return 0
+    if args.profile_child:
+        print(json.dumps(run_profile(args.profile_child, json.loads(args.bandwidth), args.skip_notebooks)))
+        return 0
+    profiles = [p.strip() for p in args.profiles.split(",") if p.strip()]
+    unknown = [p for p in profiles if p not in PROFILES]
+    if unknown or not profiles:
+        parser.error(f"unknown profile(s) {unknown}; choose among {', '.join(PROFILES)}")
+    environments = {THIS_CPU: {}}
+    if LAPTOP in profiles:
+        if not args.laptop_env:
+            parser.error("the laptop profile needs --laptop-env (`make benchmark` passes the Makefile's LAPTOP_ENV)")
+        environments[LAPTOP] = parse_environment(args.laptop_env)
+    report = {"machine": {"cpus": count_cores(), "processor": platform.processor() or platform.machine(),
+                          "python": platform.python_version(), "read_bandwidth_gb_s": {}},
+              "profiles": {}, "llamacpp": []}
+    for threads in sorted({1, count_cores()}):
+        report["machine"]["read_bandwidth_gb_s"][str(threads)] = measure_bandwidth(threads)
+    print(f"read bandwidth: {report['machine']['read_bandwidth_gb_s']} GB/s by threads", file=sys.stderr, flush=True)
+    for profile in profiles:
+        report["profiles"][profile] = measure_profile(profile, environments[profile], report["machine"]["read_bandwidth_gb_s"],
+                                                      args.skip_notebooks)
+    for row in (row for threads in (1, 2) if (row := measure_llamacpp(threads))):
+        if "error" not in row:
+            row = add_bound(row, report["machine"]["read_bandwidth_gb_s"].get(str(row["threads"]),
+                                                                             report["machine"]["read_bandwidth_gb_s"]["1"]),
+                            row["weight_bytes"])
+        report["llamacpp"].append(row)
+        print(describe_row(row), file=sys.stderr, flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
+    print(format_table(report))
     return 0

@@ -43,3 +43,53 @@ def test_llamacpp_not_installed_gives_no_row(benchmark, monkeypatch):
 
     monkeypatch.setattr(util, "find_spec", lambda name: None)
     assert benchmark.measure_llamacpp(1) is None
+
+
+def test_laptop_environment_is_parsed_from_the_makefile_variable(benchmark):
+    text = "KIT_DTYPE=float32 ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2"
+    assert benchmark.parse_environment(text) == {"KIT_DTYPE": "float32", "ATEN_CPU_CAPABILITY": "avx2",
+                                                 "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"}
+    for bad in ("", "KIT_DTYPE", "=x"):
+        with pytest.raises(ValueError):
+            benchmark.parse_environment(bad)
+
+
+def test_each_profile_runs_in_a_child_with_its_environment(benchmark, monkeypatch):
+    seen = {}
+
+    def run(command, env, **kwargs):
+        seen.update(command=command, env=env)
+        return subprocess.CompletedProcess(command, 0, stdout='log line\n{"preset_dtype": "float32"}\n')
+
+    monkeypatch.setattr(subprocess, "run", run)
+    report = benchmark.measure_profile("laptop", {"KIT_DTYPE": "float32"}, {"1": 20.0}, skip_notebooks=True)
+    assert report == {"preset_dtype": "float32"}
+    assert seen["env"]["KIT_DTYPE"] == "float32" and "--skip-notebooks" in seen["command"]
+    assert seen["command"][seen["command"].index("--profile-child") + 1] == "laptop"
+    monkeypatch.setattr(subprocess, "run", lambda command, **k: subprocess.CompletedProcess(command, 1, stdout=""))
+    with pytest.raises(RuntimeError, match="laptop profile failed"):
+        benchmark.measure_profile("laptop", {}, {"1": 20.0}, skip_notebooks=True)
+
+
+def test_laptop_profile_without_its_environment_is_refused(benchmark, capsys):
+    with pytest.raises(SystemExit):
+        benchmark.main(["--profiles", "laptop", "--skip-notebooks"])
+    assert "--laptop-env" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        benchmark.main(["--profiles", "desktop"])
+
+
+def test_table_puts_the_profiles_side_by_side(benchmark):
+    def profile(dtype, tok_s, course):
+        rows = [benchmark.add_bound({"dtype": dtype, "threads": 1, "batch_size": b, "tokens_per_second": t}, 20.0, 500e6)
+                for b, t in ((1, tok_s), (8, 160.0))]
+        notebooks = {"notebooks/01_model_pooling.ipynb": course - 50, "notebooks/05_train_dpo.ipynb": 50}
+        return {"preset_dtype": dtype, "generation": rows, "notebooks": notebooks, "course_seconds": course,
+                "all_notebooks_seconds": course + 50, "dataset_seconds_per_prompt": 10.0, "peak_memory_mb": 2000}
+
+    report = {"machine": {"read_bandwidth_gb_s": {"1": 20.0}},
+              "profiles": {"this-cpu": profile("bfloat16", 30.0, 200), "laptop": profile("float32", 20.0, 300)}}
+    table = benchmark.format_table(report).splitlines()
+    assert table[0] == "| | this-cpu | laptop |"
+    assert "| bfloat16, 1 thread(s): tok/s at batch 1 / 8 (share of the bound) | 30.0 (75%) / 160.0 (50%) | — |" in table
+    assert "| **course (notebooks 1-4 + solution)** | **200 s** | **300 s** |" in table
