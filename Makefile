@@ -100,7 +100,7 @@ benchmark: venv
 # Notebook 5 trains on the solution's dataset (data/preference_dpo_dataset), so it is recorded after the solution.
 TRAINING_NOTEBOOK := notebooks/05_train_dpo.ipynb
 outputs: venv
-	$(BIN)/python -m coursetools outputs $(filter-out $(TRAINING_NOTEBOOK),$(wildcard notebooks/*.ipynb)) solutions/*.ipynb $(TRAINING_NOTEBOOK)
+	$(BIN)/python -m coursetools outputs $(filter-out $(TRAINING_NOTEBOOK),$(sort $(wildcard notebooks/*.ipynb))) solutions/*.ipynb $(TRAINING_NOTEBOOK)
 	$(BIN)/python -m coursetools exercise
 
 # Maintainers: Colab badges, prev/next links, the setup cell and the README table. `make navigation REPO=owner/name`

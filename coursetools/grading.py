@@ -118,13 +118,12 @@ import time
 import xml.etree.ElementTree as ElementTree
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
-from unittest.mock import patch
 
 import nbformat
 import psutil  # installed with IPython (a Jupyter requirement on Linux and macOS)
 
 from coursetools.markers import find_check_names, is_check_cell
-from helpers.speed import THREADS_ENV
+from helpers.threads import THREADS_ENV, count_cores
 from helpers.storage import DATASET_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -381,7 +380,7 @@ def wait_for_pytest(process: subprocess.Popen, timeout: float, output: Path) -> 
                 return "kernel_died"
 
 
-def run_notebook(notebook, name: str, tmp: Path, timeout: float) -> dict:
+def run_notebook(notebook, name: str, tmp: Path, timeout: float, threads: int | None = None) -> dict:
     """Run one notebook copy with nbval inside ``tmp``; return its cells' outcomes and whether it edited its kit copy."""
     work = tmp / "work"
     work.mkdir()
@@ -414,6 +413,8 @@ def run_notebook(notebook, name: str, tmp: Path, timeout: float) -> dict:
         PYTEST_DISABLE_PLUGIN_AUTOLOAD="1",
     )
     environ[MARKER_ENV] = str(tmp)
+    if threads and not os.environ.get(THREADS_ENV):  # notebooks graded at once share the cores (helpers/threads.py)
+        environ[THREADS_ENV] = str(threads)
     # Before the editable install's finder (appended to sys.meta_path), so the copy is what `import helpers` finds.
     environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tmp / KIT_FOLDER), os.environ.get("PYTHONPATH")]))
     # The kernel's connection file and the learner's temporary files land here too, and are
@@ -552,7 +553,8 @@ def new_row(name: str) -> dict:
             "detail": "", "outcomes": {}, "saved_dataset": "", "dataset_message": "", "cell_error": None}
 
 
-def grade_notebook(path, timeout: float = DEFAULT_TIMEOUT, reference=None, dataset_check=None) -> dict:
+def grade_notebook(path, timeout: float = DEFAULT_TIMEOUT, reference=None, dataset_check=None,
+                   threads: int | None = None) -> dict:
     """Run one learner notebook alone in a temporary folder (reference: a path or read_reference's cells); return its row."""
     path = Path(path)
     started = time.monotonic()
@@ -566,7 +568,7 @@ def grade_notebook(path, timeout: float = DEFAULT_TIMEOUT, reference=None, datas
         return row
     checks, edited = apply_reference(notebook, released) if released is not None else (find_checks(notebook), set())
     with tempfile.TemporaryDirectory(prefix="grading-", ignore_cleanup_errors=True) as tmp:
-        run = run_notebook(notebook, path.name, Path(tmp), timeout)
+        run = run_notebook(notebook, path.name, Path(tmp), timeout, threads)
         if dataset_check is not None:
             row["saved_dataset"], row["dataset_message"] = validate_dataset(dataset_check, Path(tmp) / DATASET_FOLDER)
     row["outcomes"] = collect_outcomes(run["cells"], checks)
@@ -581,10 +583,10 @@ def grade_notebook(path, timeout: float = DEFAULT_TIMEOUT, reference=None, datas
     return row
 
 
-def grade_safely(path: Path, timeout: float, released, dataset_check) -> dict:
+def grade_safely(path: Path, timeout: float, released, dataset_check, threads: int | None = None) -> dict:
     """Grade one notebook; a grader bug becomes an error row instead of stopping the other notebooks."""
     try:
-        return grade_notebook(path, timeout, released, dataset_check)
+        return grade_notebook(path, timeout, released, dataset_check, threads)
     except Exception as error:
         row = new_row(path.name)
         row.update(status="error", detail=shorten(f"lỗi của bộ chấm: {type(error).__name__}: {error}"))
@@ -740,7 +742,7 @@ def grade_folder(folder, timeout: float = DEFAULT_TIMEOUT, out_dir=None, referen
             row = new_row(path.name)
             row.update(status="error", checks_total=len(released or {}), detail=NOT_GRADED)
             return row
-        row = grade_safely(path, timeout, released, dataset_check)
+        row = grade_safely(path, timeout, released, dataset_check, threads)
         if row["status"] != "invalid" and hash_kit(reference) != kit_hash:  # an invalid notebook never ran
             kit_changed.set()
             row.update(status="tampered", detail=KIT_EDITED)
@@ -749,16 +751,16 @@ def grade_folder(folder, timeout: float = DEFAULT_TIMEOUT, out_dir=None, referen
                   "chấm; hãy khôi phục bộ khóa học (git status, git diff) rồi chấm lại.", file=sys.stderr, flush=True)
         return row
 
-    # A notebook's kernel gives its model every core (helpers.speed.choose_cpu_threads): N kernels at once share them.
-    shared_threads = {THREADS_ENV: str(max(1, len(os.sched_getaffinity(0)) // jobs))}
+    # A notebook's kernel gives its model every core (helpers/threads.py): kernels running at once share them.
+    at_once = min(jobs, len(notebooks))
+    threads = max(1, count_cores() // at_once) if at_once > 1 else None
     pool = ThreadPoolExecutor(max_workers=jobs)
     try:
-        with patch.dict(os.environ, shared_threads if jobs > 1 and not os.environ.get(THREADS_ENV) else {}):
-            futures = [pool.submit(grade, path) for path in notebooks]
-            for number, future in enumerate(as_completed(futures), start=1):
-                row = future.result()
-                result = f"{STATUS_LABELS[row['status']]} ({row['seconds']} giây)"
-                print(f"[{number}/{len(notebooks)}] {row['notebook']}: {result}", file=sys.stderr, flush=True)
+        futures = [pool.submit(grade, path) for path in notebooks]
+        for number, future in enumerate(as_completed(futures), start=1):
+            row = future.result()
+            result = f"{STATUS_LABELS[row['status']]} ({row['seconds']} giây)"
+            print(f"[{number}/{len(notebooks)}] {row['notebook']}: {result}", file=sys.stderr, flush=True)
     except KeyboardInterrupt:
         STOPPING.set()
         raise

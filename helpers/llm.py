@@ -7,7 +7,8 @@ from typing import Literal, Optional, Union
 
 from distilabel.models import TransformersLLM
 
-from helpers.speed import choose_cpu_threads, speed_up_linear, use_fast_attention
+from helpers.speed import speed_up_linear, use_fast_attention
+from helpers.threads import choose_cpu_threads
 from helpers.workarounds import finish_load, load_without_outlines, read_generate_signature, set_pipeline_batch_size
 
 # What this process has already loaded, keyed by what built it. distilabel's TransformersLLM loads
@@ -29,7 +30,7 @@ class KitTransformersLLM(TransformersLLM):
     """distilabel ``TransformersLLM`` that sets torch threads, the seed and the batch size when loaded."""
 
     # distilabel runs each LLM step in its own process; `load()` runs inside that process, so this is
-    # the one place where the setting reaches every step. "auto": see helpers.speed.choose_cpu_threads.
+    # the one place where the setting reaches every step. "auto": see helpers.threads.choose_cpu_threads.
     cpu_threads: Optional[Union[int, Literal["auto"]]] = None
     seed: int = 0
     # transformers' text-generation pipeline handles a list one prompt at a time unless it is

@@ -9,7 +9,7 @@ from pathlib import Path
 from helpers.gemma import GEMMA_NAME, ensure_gemma_model
 from helpers.llm import KitTransformersLLM
 from helpers.models import SMOLLM2_NAME, ensure_offline_model
-from helpers.speed import AUTO_THREADS
+from helpers.threads import AUTO_THREADS
 
 PRESET_ENV = "KIT_PRESET"
 DTYPE_ENV = "KIT_DTYPE"

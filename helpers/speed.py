@@ -1,33 +1,39 @@
-"""CPU speed of the kit's small model: threads per process and the matrix-product path of each decoding step."""
+"""Faster CPU decoding for the kit's small model: the product path of each linear layer, and attention for one query row."""
 
 from __future__ import annotations
 
-import multiprocessing
-import os
+import torch
+import torch.nn.functional as F
 
-THREADS_ENV = "KIT_CPU_THREADS"
-AUTO_THREADS = "auto"
-# Widest float32 step (rows = sequences decoded at once) computed as weight @ rows.T: wider ones go to torch's usual
-# path, which was as fast from 6 rows up with 1 thread, and from 16 rows up with 2 (measured, see speed_up_linear).
+# Widest float32 step (rows = sequences decoded at once) computed as weight @ rows.T. With 1 thread, torch's usual
+# path was as fast from 6 rows up; with 2 threads it was slower up to 8 rows, the kit's batch size (measured 2 threads
+# only, see speed_up_linear).
 FLOAT32_FEW_ROWS_ONE_THREAD = 5
 FLOAT32_FEW_ROWS_MORE_THREADS = 8
 
 
-def choose_cpu_threads(setting: int | str | None = AUTO_THREADS) -> int | None:
-    """Return torch threads for this process: ``$KIT_CPU_THREADS``, a fixed setting, or auto (see the comments)."""
-    # distilabel runs every LLM step of a pipeline in its own process, at the same time: two generators
-    # on 2 cores with torch's default (all cores each) oversubscribed and ran 3-9x slower, so a step process
-    # takes one thread. A notebook's kernel calls the judge and EvolQuality directly, alone: there all
-    # cores help (with 2 threads instead of 1: prompts 1.8x, batch-1 bf16 generation 1.3x faster on 2 cores).
-    if os.environ.get(THREADS_ENV):
-        return int(os.environ[THREADS_ENV])
-    if setting != AUTO_THREADS:
-        return setting
-    if multiprocessing.parent_process() is not None:  # a pipeline step's process (or any other worker)
-        return 1
-    if os.environ.get("OMP_NUM_THREADS", "").isdigit():  # set by the user, or by Ray for its workers (pipeline.ray())
-        return int(os.environ["OMP_NUM_THREADS"])
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+class FastLinear(torch.nn.Linear):
+    """``nn.Linear`` whose product path depends on the dtype and the number of rows (a decoding step has few)."""
+
+    # A class, not a per-layer function: copies (copy.deepcopy, a reference model) and pickles keep working.
+    def forward(self, x):
+        """Return x @ weight.T + bias by the path measured fastest for this dtype and number of rows."""
+        rows, dtype = x.numel() // x.shape[-1], self.weight.dtype
+        mkldnn = torch.backends.mkldnn
+        if dtype == torch.bfloat16 and rows == 1 and mkldnn.enabled:
+            # A process-wide flag: the kit generates from one Python thread per process, so nothing else runs meanwhile.
+            mkldnn.enabled = False
+            try:
+                return F.linear(x, self.weight, self.bias)
+            finally:
+                mkldnn.enabled = True
+        few = FLOAT32_FEW_ROWS_ONE_THREAD if torch.get_num_threads() == 1 else FLOAT32_FEW_ROWS_MORE_THREADS
+        if dtype == torch.float32 and 2 <= rows <= few:
+            out = torch.mm(self.weight, x.reshape(rows, -1).t()).t()
+            if self.bias is not None:
+                out = out + self.bias
+            return out.reshape(*x.shape[:-1], out.shape[-1])
+        return F.linear(x, self.weight, self.bias)
 
 
 def speed_up_linear(model) -> int:
@@ -39,42 +45,14 @@ def speed_up_linear(model) -> int:
     # - float32, 2-4 rows: MKL 50-69 ms (3 rows slower than 8), weight @ rows.T 28-39 ms; with 2 threads MKL
     #   46-70 ms at 2-8 rows, weight @ rows.T 17-36 ms. At 1 row both took 33 ms.
     # The same weights give the same products up to the last bits (the order of additions differs).
-    import torch
-
     if model.device.type != "cpu" or model.dtype not in (torch.bfloat16, torch.float32):
         return 0
     changed = 0
     for module in model.modules():
         if type(module) is torch.nn.Linear:  # not subclasses (quantized or LoRA layers have their own forward)
-            module.forward = _fast_forward(module)
+            module.__class__ = FastLinear
             changed += 1
     return changed
-
-
-def _fast_forward(module):
-    """Return a forward for one linear layer that picks the product path by dtype and number of rows."""
-    import torch
-    import torch.nn.functional as F
-
-    mkldnn = torch.backends.mkldnn
-
-    def forward(x):
-        rows, weight_dtype = x.numel() // x.shape[-1], module.weight.dtype
-        if weight_dtype == torch.bfloat16 and rows == 1 and mkldnn.enabled:
-            mkldnn.enabled = False
-            try:
-                return F.linear(x, module.weight, module.bias)
-            finally:
-                mkldnn.enabled = True
-        few = FLOAT32_FEW_ROWS_ONE_THREAD if torch.get_num_threads() == 1 else FLOAT32_FEW_ROWS_MORE_THREADS
-        if weight_dtype == torch.float32 and 2 <= rows <= few:
-            out = torch.mm(module.weight, x.reshape(rows, -1).t()).t()
-            if module.bias is not None:
-                out = out + module.bias
-            return out.reshape(*x.shape[:-1], out.shape[-1])
-        return F.linear(x, module.weight, module.bias)
-
-    return forward
 
 
 ATTENTION = "kit_cpu_sdpa"
@@ -85,7 +63,6 @@ def attend(module, query, key, value, attention_mask, dropout=0.0, scaling=None,
     # torch's CPU flash-attention kernel took 1.3 ms per layer for one bf16 query row against a 550-token cache
     # (3 sequences, 1 thread): 8x its float32 time, and half of a judge's decoding step. Two batched matmuls
     # (the key/value heads shared, not repeated) took 0.17 ms. Prompts (many rows) still go to sdpa.
-    import torch
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
     if query.shape[2] != 1 or query.dtype != torch.bfloat16 or query.device.type != "cpu" or module.training:
@@ -93,7 +70,7 @@ def attend(module, query, key, value, attention_mask, dropout=0.0, scaling=None,
                                       is_causal=is_causal, **kwargs)
     batch, heads, _, dim = query.shape
     groups = heads // key.shape[1]
-    scores = torch.matmul(query.view(batch, key.shape[1], groups, dim), key.transpose(-1, -2)).float()
+    scores = torch.matmul(query.reshape(batch, key.shape[1], groups, dim), key.transpose(-1, -2)).float()
     scores = scores * (dim**-0.5 if scaling is None else scaling)
     if attention_mask is not None:  # (batch, 1, 1, keys): True = attend for sdpa's boolean mask, else added
         mask = attention_mask[:, :, :, : key.shape[-2]]
@@ -104,13 +81,13 @@ def attend(module, query, key, value, attention_mask, dropout=0.0, scaling=None,
 
 
 def use_fast_attention(model) -> bool:
-    """Switch a model loaded with sdpa attention to ``attend``; return whether it was switched."""
+    """Switch a bfloat16 CPU model loaded with sdpa attention to ``attend``; return whether it was switched."""
     from transformers import AttentionInterface
     from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, AttentionMaskInterface
 
-    if model.config._attn_implementation != "sdpa" or model.device.type != "cpu":
-        return False
+    if model.config._attn_implementation != "sdpa" or model.device.type != "cpu" or model.dtype != torch.bfloat16:
+        return False  # float32 and GPUs: sdpa is already fast there
     AttentionInterface.register(ATTENTION, attend)
     AttentionMaskInterface.register(ATTENTION, ALL_MASK_ATTENTION_FUNCTIONS["sdpa"])  # the same masks as sdpa
     model.set_attn_implementation(ATTENTION)
-    return True
+    return model.config._attn_implementation == ATTENTION

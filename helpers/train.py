@@ -16,7 +16,7 @@ from helpers.storage import dataset_dir, describe_dir
 TRAIN_COLUMNS = ("prompt", "chosen", "rejected")
 # Measured on the 2-core test machine with other jobs running: a training step took 2-5x longer and a
 # 64-token answer 6x longer (30 s vs 5 s) with 2 threads than with 1 (threads wait for each other when a
-# core is busy), so 1, like the offline preset, for training and for the before/after answers.
+# core is busy), so 1, like a pipeline's step process, for training and for the before/after answers.
 TRAIN_THREADS = 1
 # Only the last transformer blocks learn (SmolLM2-135M has 30): backward stops there and AdamW keeps
 # state for ~10% of the weights: in one measurement here, peak RAM fell from 3.6 GB to 2.1 GB and a step

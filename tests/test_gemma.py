@@ -51,7 +51,7 @@ def test_offline_gemma_preset_wiring(monkeypatch):
     assert llm_b.chat_template == presets.QA_CHAT_TEMPLATE and llm_b.stop == list(presets.QA_STOP)
     assert llm_a.chat_template is None and llm_a.stop is None and judge.stop is None
     assert llm_b.generation_kwargs["do_sample"] is False and llm_b.generation_kwargs["max_new_tokens"] == 64
-    assert llm_b.cpu_threads == "auto"  # 1 thread in a pipeline step process: tests/test_speed.py
+    assert llm_b.cpu_threads == "auto"  # 1 thread in a pipeline step process: tests/test_threads.py
     assert presets.get_role("generator_b", "offline-gemma").system_prompt is None
 
 

@@ -552,18 +552,19 @@ def test_a_kit_edited_during_grading_stops_it(tmp_path, monkeypatch, target):
     assert (out / "feedback" / "b_edits_kit.txt").read_text(encoding="utf-8").splitlines()[1].endswith(KIT_EDITED)
 
 
-@pytest.mark.parametrize("jobs, expected", [(1, None), (2, str(max(1, len(os.sched_getaffinity(0)) // 2)))])
-def test_notebooks_graded_at_once_share_the_cores(tmp_path, monkeypatch, jobs, expected):
-    # A kernel gives its model every core (helpers.speed): two kernels at once would oversubscribe them.
-    monkeypatch.delenv("KIT_CPU_THREADS", raising=False)
+@pytest.mark.parametrize("jobs, notebooks, expected", [(1, 2, None), (2, 2, "half"), (2, 1, None)])
+def test_notebooks_graded_at_once_share_the_cores(tmp_path, monkeypatch, jobs, notebooks, expected):
+    # A kernel gives its model every core (helpers/threads.py): two kernels at once would oversubscribe them.
+    from helpers.threads import count_cores
+
     folder = tmp_path / "class"
     folder.mkdir()
-    for name in ("a.ipynb", "b.ipynb"):
-        write_notebook(folder / name, "x = 1")
+    for number in range(notebooks):
+        write_notebook(folder / f"n{number}.ipynb", "x = 1")
     seen = []
 
-    def grade_safely(path, *args):
-        seen.append(os.environ.get("KIT_CPU_THREADS"))  # what run_notebook copies into the kernel's environment
+    def grade_safely(path, timeout, released, dataset_check, threads=None):
+        seen.append(threads)
         row = grading.new_row(path.name)
         row.update(status="error", detail="test")
         return row
@@ -571,4 +572,18 @@ def test_notebooks_graded_at_once_share_the_cores(tmp_path, monkeypatch, jobs, e
     monkeypatch.setattr(grading, "grade_safely", grade_safely)
     with contextlib.redirect_stderr(io.StringIO()):
         grade_folder(folder, TIMEOUT, tmp_path / "out", jobs=jobs)
-    assert seen == [expected, expected] and "KIT_CPU_THREADS" not in os.environ
+    assert seen == [max(1, count_cores() // 2) if expected == "half" else None] * notebooks
+
+
+def test_the_kernel_gets_the_shared_thread_count(tmp_path, monkeypatch):
+    monkeypatch.delenv("KIT_CPU_THREADS", raising=False)
+    seen = {}
+
+    def popen(command, env, **kwargs):
+        seen.update(env)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(grading.subprocess, "Popen", popen)
+    with pytest.raises(RuntimeError, match="stop here"):
+        grading.run_notebook(nbformat.v4.new_notebook(), "n.ipynb", tmp_path, TIMEOUT, threads=1)
+    assert seen["KIT_CPU_THREADS"] == "1"

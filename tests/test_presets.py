@@ -67,14 +67,14 @@ def test_offline_llm_settings(fresh_cache, monkeypatch):
 
 
 def test_load_in_the_kernel_uses_every_core(offline_llm, monkeypatch):
-    import os
-
     import torch
+
+    from helpers.threads import count_cores
 
     monkeypatch.delenv("KIT_CPU_THREADS", raising=False)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     offline_llm.load()  # again: the model is reused, the threads are set anew
-    assert torch.get_num_threads() == len(os.sched_getaffinity(0))  # one thread per step process: tests/test_speed.py
+    assert torch.get_num_threads() == count_cores()  # one thread per step process: tests/test_threads.py
     assert offline_llm._pipeline._batch_size == 8
 
 
