@@ -92,7 +92,7 @@ grade-benchmark: venv
 	$(BIN)/python -m coursetools submissions --benchmark --size $(or $(SIZE),30) --jobs $(or $(JOBS),2)
 
 # Maintainers: speed of the offline preset and of every notebook, on this CPU and on the emulated laptop CPU
-# (run on an idle machine; about 25 minutes on 2 cores). PROFILES=this-cpu measures this CPU only.
+# (run on an idle machine; about 15 minutes on 2 cores). PROFILES=this-cpu measures this CPU only.
 benchmark: venv
 	$(BIN)/python -m coursetools benchmark --laptop-env "$(LAPTOP_ENV)" $(if $(PROFILES),--profiles $(PROFILES))
 
