@@ -31,7 +31,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from helpers.course import EXERCISE_INSTRUCTIONS  # noqa: E402  (after the HF_HUB_OFFLINE default)
 from helpers.storage import DATASET_ENV  # noqa: E402
-from helpers.threads import THREADS_ENV, count_cores  # noqa: E402
+from helpers.threads import THREADS_ENV, count_cores, use_threads  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMPTS = [*EXERCISE_INSTRUCTIONS, "Name three primary colors.", "What does a thermometer measure?"]
@@ -46,17 +46,13 @@ def measure_bandwidth(threads: int = 1) -> float:
     """Return the best of five reads (a sum) of a 1 GiB float32 tensor with ``threads`` torch threads, in GB/s."""
     import torch
 
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
     data = torch.ones(2**28)  # 1 GiB
     best = float("inf")
-    try:
+    with use_threads(threads):
         for _ in range(5):
             start = time.perf_counter()
             data.sum()
             best = min(best, time.perf_counter() - start)
-    finally:
-        torch.set_num_threads(previous)
     return round(data.numel() * data.element_size() / best / 1e9, 1)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from contextlib import contextmanager
 
 THREADS_ENV = "KIT_CPU_THREADS"
 AUTO_THREADS = "auto"
@@ -37,3 +38,16 @@ def choose_cpu_threads(setting: int | str | None = AUTO_THREADS) -> int | None:
     if os.environ.get("OMP_NUM_THREADS", "").isdigit():  # set by the user, or by Ray for its workers (pipeline.ray())
         return int(os.environ["OMP_NUM_THREADS"])
     return count_cores()
+
+
+@contextmanager
+def use_threads(threads: int):
+    """Run the enclosed torch code with ``threads`` CPU threads, then restore the previous number."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

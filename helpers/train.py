@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
 
 from datasets import Dataset, load_from_disk
 from trl import DPOConfig, DPOTrainer
@@ -12,6 +11,7 @@ from helpers.course import EXERCISE_INSTRUCTIONS
 from helpers.models import ensure_offline_model
 from helpers.presets import GREEDY
 from helpers.storage import dataset_dir, describe_dir
+from helpers.threads import use_threads
 
 TRAIN_COLUMNS = ("prompt", "chosen", "rejected")
 # Measured on the 2-core test machine with other jobs running: a training step took 2-5x longer and a
@@ -84,19 +84,6 @@ def load_preference_dataset(path: str | os.PathLike | None = None) -> tuple[Data
         "mức 🐕 của bài tập, không có EvolQuality) trên 6 hướng dẫn của lời giải; tập này không được lưu."
     )
     return dataset, note
-
-
-@contextmanager
-def use_threads(threads: int):
-    """Run the enclosed torch code with ``threads`` CPU threads, then restore the previous number."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def load_start_model(model_path: str | os.PathLike | None = None):
