@@ -209,6 +209,17 @@ def test_grading_time_stays_reasonable(graded):
     assert graded["seconds"] < 60
 
 
+def test_kernel_dying_at_once_is_an_error(tmp_path):
+    # The kernel lives well under one poll (0.5 s) here: the grader must not need to have seen it alive.
+    path = tmp_path / "dies_first.ipynb"
+    write_notebook(path, "import os\nos._exit(1)", "# CHECK: first\nassert True")
+    started = time.monotonic()
+    row = grade_notebook(path, timeout=TIMEOUT)
+    assert row["status"] == "error"
+    assert row["detail"].startswith("kernel dừng đột ngột khi chạy ô code thứ 1")
+    assert time.monotonic() - started < TIMEOUT
+
+
 def test_invalid_notebook_is_not_run(tmp_path):
     broken = tmp_path / "broken.ipynb"
     broken.write_text('{"cells": "x", "nbformat": 4, "nbformat_minor": 5, "metadata": {}}')
