@@ -17,7 +17,7 @@ Usage (``make grade DIR=... [JOBS=N] [TIMEOUT=...] [REFERENCE=...]`` calls this)
 
 Exit code 0 when grading worked, whatever the learners' results; 2 when the grader itself cannot
 work (FOLDER missing, reference unreadable or without checks, --jobs below 1, OUTDIR not writable);
-130 when stopped with Ctrl+C (every run is stopped, nothing written). The reference is read once per
+130 when stopped with Ctrl+C, 143 with SIGTERM (every run is stopped, nothing written). The reference is read once per
 grading (``grade_folder``), not once per notebook.
 
 Running. Each notebook is read with nbformat, written without its outputs into a fresh temporary
@@ -176,7 +176,7 @@ NEXT_STEPS = {
     "invalid": "Tệp này không mở được như một notebook: hãy tải lại tệp .ipynb từ Jupyter (File → Download) và nộp lại.",
     "no_checks": "Notebook không có ô `# CHECK:` nào: có lẽ bạn đã nộp nhầm tệp; hãy nộp notebook bài tập.",
 }
-# Set on Ctrl+C: every run still going stops its processes (the signal only reaches the main thread).
+# Set on Ctrl+C (or SIGTERM, see main): every run still going stops its processes (the signal only reaches the main thread).
 STOPPING = threading.Event()
 # dataset_check runs in this process; redirect_stdout swaps the process-wide sys.stdout.
 DATASET_CHECK_LOCK = threading.Lock()
@@ -440,7 +440,7 @@ def run_notebook(notebook, name: str, tmp: Path, timeout: float, threads: int | 
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         finally:
-            if process.poll() is None:  # interrupted (Ctrl+C): leave nothing behind
+            if process.poll() is None:  # interrupted (Ctrl+C, SIGTERM): leave nothing behind
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
             stop_marked_processes(str(tmp))
@@ -773,6 +773,14 @@ def grade_folder(folder, timeout: float = DEFAULT_TIMEOUT, out_dir=None, referen
     return rows
 
 
+SIGTERM_STOP = "SIGTERM"
+
+
+def stop_on_sigterm(signum, frame) -> None:
+    """Raise KeyboardInterrupt on SIGTERM, so that grading stops and cleans up as on Ctrl+C."""
+    raise KeyboardInterrupt(SIGTERM_STOP)
+
+
 def find_argument_error(args: argparse.Namespace) -> str:
     """Return the Vietnamese error message of the first unusable argument, or "" when they all work."""
     if not args.folder.is_dir():
@@ -816,12 +824,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from helpers.checks import check_saved_dataset  # imported here, so that importing this module stays light
 
+    # Each run's processes live in a session of their own: a plain SIGTERM (kill, a cancelled job) would leave them
+    # running. Stop the same orderly way as on Ctrl+C.
+    previous = signal.signal(signal.SIGTERM, stop_on_sigterm)
     try:
         grade_folder(args.folder, args.timeout, out_dir, reference=args.reference, dataset_check=check_saved_dataset,
                      jobs=args.jobs)
-    except KeyboardInterrupt:  # the running notebooks' processes are already stopped
-        print("\nĐã dừng chấm (Ctrl+C); chưa ghi kết quả.", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:  # the running notebooks' processes are already stopped
+        how, code = ("SIGTERM", 143) if stop.args == (SIGTERM_STOP,) else ("Ctrl+C", 130)
+        print(f"\nĐã dừng chấm ({how}); chưa ghi kết quả.", file=sys.stderr)
+        return code
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     txt_path = out_dir / "grades.txt"
     print(txt_path.read_text(encoding="utf-8"), end="")
     print(f"\nĐã ghi {out_dir / 'grades.csv'}, {txt_path} và thư mục {out_dir / 'feedback'}")

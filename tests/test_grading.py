@@ -479,7 +479,8 @@ def test_unusable_arguments_are_grader_errors(tmp_path, capsys):
     assert not (tmp_path.parent / f"grading-{tmp_path.name}").exists()
 
 
-def test_ctrl_c_stops_every_run(tmp_path):
+@pytest.mark.parametrize("stop, code, how", [(signal.SIGINT, 130, "Ctrl+C"), (signal.SIGTERM, 143, "SIGTERM")])
+def test_ctrl_c_or_sigterm_stops_every_run(tmp_path, stop, code, how):
     reference, folder, scratch, out = (tmp_path / name for name in ("reference.ipynb", "class", "scratch", "out"))
     sleeper = "# CHECK: first\nimport time\ntime.sleep(600)"
     write_notebook(reference, sleeper)
@@ -496,10 +497,10 @@ def test_ctrl_c_stops_every_run(tmp_path):
     deadline = time.monotonic() + 60
     while len(find_leftovers(str(scratch))) < 4 and time.monotonic() < deadline:  # two runs: pytest and kernel each
         time.sleep(0.5)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(stop)
     started = time.monotonic()
     _, errors = process.communicate(timeout=60)
-    assert process.returncode == 130 and "Đã dừng chấm (Ctrl+C)" in errors
+    assert process.returncode == code and f"Đã dừng chấm ({how})" in errors
     assert time.monotonic() - started < 10  # not the 600 s of the cells, nor the third notebook
     assert find_leftovers(str(scratch)) == [] and list(scratch.iterdir()) == []
     assert not (out / "grades.csv").exists()
