@@ -135,6 +135,7 @@ def time_notebook(path: Path) -> float:
 
 def run_profile(profile: str, bandwidth: dict, skip_notebooks: bool) -> dict:
     """Measure one profile in this process (its environment is already set): generation rows, then notebook times."""
+    # The thread counts are the bandwidth's keys (measured once, by the parent): each row has its bound.
     from helpers.presets import choose_cpu_dtype
 
     dtype = choose_cpu_dtype()
@@ -142,10 +143,10 @@ def run_profile(profile: str, bandwidth: dict, skip_notebooks: bool) -> dict:
     dtypes = [dtype, *(["float32" if dtype == "bfloat16" else "bfloat16"] if profile == THIS_CPU else [])]
     report = {"preset_dtype": dtype, "generation": [], "notebooks": {}}
     for row_dtype in dtypes:
-        for threads in sorted({1, count_cores()}):
+        for threads, gb_s in bandwidth.items():
             for batch_size in (1, 8):
-                row = measure_generation(row_dtype, batch_size, threads)
-                report["generation"].append(add_bound(row, bandwidth[str(threads)], row["weight_bytes"]))
+                row = measure_generation(row_dtype, batch_size, int(threads))
+                report["generation"].append(add_bound(row, gb_s, row["weight_bytes"]))
                 print(f"[{profile}] {describe_row(report['generation'][-1])}", file=sys.stderr, flush=True)
     if not skip_notebooks:
         os.environ[DATASET_ENV] = str(ROOT / "artifacts" / f"benchmark-dataset-{profile}")
@@ -265,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
                                                                report["machine"]["read_bandwidth_gb_s"], args.skip_notebooks)
         if "error" in result:  # the other profile's figures are still written
             print(result["error"], file=sys.stderr, flush=True)
-    for row in (row for threads in sorted({1, count_cores()}) if (row := measure_llamacpp(threads))):
+    for row in (row for threads in report["machine"]["read_bandwidth_gb_s"] if (row := measure_llamacpp(int(threads)))):
         if "error" not in row:
             row = add_bound(row, report["machine"]["read_bandwidth_gb_s"][str(row["threads"])], row["weight_bytes"])
         report["llamacpp"].append(row)
