@@ -16,6 +16,7 @@ COMMANDS = {
     "determinism": "coursetools.determinism",
     "installs": "coursetools.installs",
     "submissions": "coursetools.submissions",
+    "judge-check": "coursetools.judge_check",
 }
 
 

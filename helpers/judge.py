@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from distilabel.steps.tasks import UltraFeedback
 
 from helpers.llm import KitTransformersLLM
-from helpers.presets import load_llm
+from helpers.presets import OFFLINE_JUDGES, load_llm
 from helpers.workarounds import give_default_schema, set_ultrafeedback_system_prompt
 
 RATINGS = [1, 2, 3, 4, 5]
@@ -78,10 +79,13 @@ def build_judge(
     aspect: str = "overall-rating",
     preset: str | None = None,
     system_prompt: str | None = None,
+    model: str | None = None,
     **kwargs,
 ) -> UltraFeedback:
-    """Return an UltraFeedback judge for the preset's judge model: bounded JSON if structured, else plain text."""
-    llm = load_llm("judge", preset)
+    """Return an UltraFeedback judge (the preset's, or the offline judge ``model``): bounded JSON if structured, else plain text."""
+    if model is not None and model not in OFFLINE_JUDGES:
+        raise ValueError(f"Không có giám khảo offline '{model}'. Có: {', '.join(OFFLINE_JUDGES)}.")
+    llm = load_llm(OFFLINE_JUDGES[model] if model else "judge", preset)
     if structured:
         judge = KitUltraFeedback(llm=llm, aspect=aspect, num_completions=num_completions, **kwargs)
     else:
@@ -101,28 +105,68 @@ def rate(judge: UltraFeedback, rows: list[dict]) -> list[dict]:
     return next(judge.process([dict(row) for row in rows]))
 
 
+def rate_each_alone(judge: UltraFeedback, rows: list[dict]) -> list[dict]:
+    """Rate every completion in a prompt of its own (a one-completion judge), so the others cannot sway its rating."""
+    alone = [{"instruction": row["instruction"], "generations": [text]} for row in rows for text in row["generations"]]
+    rated = iter(rate(judge, alone))
+    out = []
+    for row in rows:
+        outs = [next(rated) for _ in row["generations"]]
+        ratings = [(o.get("ratings") or [None])[0] for o in outs]
+        rationales = [(o.get("rationales") or [None])[0] for o in outs]
+        out.append({**row, "ratings": ratings, "rationales": rationales})
+    return out
+
+
+RATING_CUE = "#### Output for Text 1\nRating: "  # the first words of UltraFeedback's answer format, up to the rating
+
+
+def build_score_prompt(judge: UltraFeedback, instruction: str, text: str) -> str:
+    """Return UltraFeedback's own prompt for one text, followed by its answer format up to the rating."""
+    chat = judge.format_input({"instruction": instruction, "generations": [text]})
+    return judge.llm.prepare_input(chat) + RATING_CUE
+
+
 def score_with_token_probs(judge: UltraFeedback, rows: list[dict]) -> list[dict]:
     """Rate every completion alone from the judge's next-token probabilities of "1".."5" (no text generated)."""
     # The chapter's point that a score can be "a single token": TransformersLLM.generate returns only
     # text, so the probabilities of the rating tokens need one forward pass of the loaded model itself.
-    # The prompt is UltraFeedback's own (one text), followed by the first words of its answer format.
-    import torch
-
     pipe = judge.llm._pipeline
-    digits = [pipe.tokenizer.convert_tokens_to_ids(str(k)) for k in RATINGS]
-    values = torch.tensor(RATINGS, dtype=torch.float32)
+    prompts = [build_score_prompt(judge, row["instruction"], text) for row in rows for text in row["generations"]]
+    scores = iter(score_prompts(pipe.model, pipe.tokenizer, prompts))
     out = []
     for row in rows:
-        ratings = []
-        for generation in row["generations"]:
-            chat = judge.format_input({"instruction": row["instruction"], "generations": [generation]})
-            prompt = judge.llm.prepare_input(chat) + "#### Output for Text 1\nRating: "
-            ids = pipe.tokenizer(prompt, return_tensors="pt")
-            with torch.no_grad():
-                probs = pipe.model(**ids).logits[0, -1, digits].softmax(-1)
-            ratings.append(round(float((probs * values).sum()), 2))
+        ratings = [next(scores) for _ in row["generations"]]
         out.append({**row, "ratings": ratings, "rationales": [None] * len(ratings)})
     return out
+
+
+def score_prompts(model, tokenizer, prompts: list[str]) -> list[float]:
+    """Return, per prompt, the expected rating under the model's next-token probabilities of "1".."5"."""
+    # Every prompt starts with the same system prompt and rubric (~300 tokens of ~400): it is read once, and its
+    # keys and values are reused for each prompt's own tokens (transformers has no prefix cache of its own for
+    # a forward pass). The scores are those of a full pass; tests/test_judge.py checks it.
+    import torch
+
+    digits = [tokenizer.convert_tokens_to_ids(str(k)) for k in RATINGS]
+    values = torch.tensor(RATINGS, dtype=torch.float32)
+    encoded = [tokenizer(prompt, add_special_tokens=False).input_ids for prompt in prompts]
+    if not encoded:
+        return []
+    shared = len(os.path.commonprefix(encoded)) if len(encoded) > 1 else 0
+    shared = min(shared, min(map(len, encoded)) - 1)  # every prompt keeps at least one token of its own
+    scores = {}  # by prompt: a text rated in both orders is read once
+    with torch.inference_mode():
+        cache = model(torch.tensor([encoded[0][:shared]]), use_cache=True).past_key_values if shared else None
+        for prompt, ids in zip(prompts, encoded):
+            if prompt in scores:
+                continue
+            logits = model(torch.tensor([ids[shared:]]), past_key_values=cache, use_cache=cache is not None).logits
+            if cache is not None:
+                cache.crop(shared)  # back to the shared prefix for the next prompt
+            probs = logits[0, -1, digits].float().softmax(-1)
+            scores[prompt] = round(float((probs * values).sum()), 2)
+    return [scores[prompt] for prompt in prompts]
 
 
 def count_valid_ratings(rows: list[dict]) -> tuple[int, int]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from helpers.gemma import GEMMA_NAME, ensure_gemma_model
 from helpers.llm import KitTransformersLLM
 from helpers.models import SMOLLM2_NAME, ensure_offline_model
+from helpers.qwen import JUDGE_MODELS, QWEN_0_5B, QWEN_1_5B, ensure_judge_model
 from helpers.threads import AUTO_THREADS
 
 PRESET_ENV = "KIT_PRESET"
@@ -17,6 +18,7 @@ CPU_DTYPE = "cpu-auto"  # resolved by choose_cpu_dtype when the LLM is built
 GPU_DTYPE = "gpu-auto"  # resolved by choose_gpu_dtype when the LLM is built
 OFFLINE_MODEL = "offline:" + SMOLLM2_NAME  # resolved to the converted local folder by load_llm
 GEMMA_MODEL = "offline:" + GEMMA_NAME  # needs `make gemma`; resolved only when a role uses it
+QWEN_MODELS = {"offline:" + name for name in JUDGE_MODELS}  # the judges' models, resolved only when a role uses them
 
 GREEDY = {"do_sample": False, "temperature": 1.0, "top_p": 1.0, "repetition_penalty": 1.1}
 # Used only where sampling is the point (generator B's diversity); seeded in KitTransformersLLM.
@@ -78,6 +80,13 @@ SMOLLM2_PRECISE = Role(
     label=SMOLLM2_NAME + " (A: precise, greedy)",
 )
 SMOLLM2_JUDGE = Role(OFFLINE_MODEL, {**GREEDY, "max_new_tokens": 256}, label=SMOLLM2_NAME + " (judge)")
+# The offline judges by short name (`python -m coursetools judge-check --judge NAME`): the larger instruct models from
+# their hash-pinned parts (requirements-judge.txt), and the 135M model as the too-small contrast.
+OFFLINE_JUDGES = {
+    "qwen-1.5b": Role("offline:" + QWEN_1_5B.name, {**GREEDY, "max_new_tokens": 256}, label=QWEN_1_5B.name + " (judge)"),
+    "qwen-0.5b": Role("offline:" + QWEN_0_5B.name, {**GREEDY, "max_new_tokens": 256}, label=QWEN_0_5B.name + " (judge)"),
+    "smollm2-135m": SMOLLM2_JUDGE,
+}
 
 PRESETS = {
     "offline": Preset(
@@ -202,13 +211,15 @@ def resolve_model(model: str) -> str:
         return str(ensure_offline_model())
     if model == GEMMA_MODEL:
         return str(ensure_gemma_model())
+    if model in QWEN_MODELS:
+        return str(ensure_judge_model(model.removeprefix("offline:")))
     return model
 
 
-def load_llm(role: str = "generator_a", preset: str | None = None, **generation) -> KitTransformersLLM:
-    """Return a distilabel TransformersLLM for a role of a preset (not loaded yet); kwargs override generation."""
+def load_llm(role: str | Role = "generator_a", preset: str | None = None, **generation) -> KitTransformersLLM:
+    """Return a distilabel TransformersLLM for a role of a preset, or a given Role (not loaded yet); kwargs override generation."""
     chosen = choose_preset(preset)
-    spec = get_role(role, chosen.name)
+    spec = role if isinstance(role, Role) else get_role(role, chosen.name)
     return KitTransformersLLM(
         model=resolve_model(spec.model),
         torch_dtype=choose_dtype(chosen.torch_dtype),
