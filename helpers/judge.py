@@ -161,7 +161,8 @@ def score_prompts(model, tokenizer, prompts: list[str]) -> list[float]:
         for prompt, ids in zip(prompts, encoded):
             if prompt in scores:
                 continue
-            logits = model(torch.tensor([ids[shared:]]), past_key_values=cache, use_cache=cache is not None).logits
+            logits = model(torch.tensor([ids[shared:]]), past_key_values=cache, use_cache=cache is not None,
+                           logits_to_keep=1).logits  # only the next token's: the vocabulary product of one row, not all
             if cache is not None:
                 cache.crop(shared)  # back to the shared prefix for the next prompt
             probs = logits[0, -1, digits].float().softmax(-1)

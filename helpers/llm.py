@@ -7,7 +7,7 @@ from typing import Literal, Optional, Union
 
 from distilabel.models import TransformersLLM
 
-from helpers.speed import speed_up_linear, use_fast_attention
+from helpers.speed import compute_in_float32, speed_up_linear, use_fast_attention
 from helpers.threads import choose_cpu_threads
 from helpers.workarounds import finish_load, load_without_outlines, read_generate_signature, set_pipeline_batch_size
 
@@ -43,6 +43,8 @@ class KitTransformersLLM(TransformersLLM):
     # TransformersLLM passes no stopping criteria, and transformers' own `stop_strings` cost
     # ~1.2 s per call with Gemma's 262k-token vocabulary, so the texts are cut after generation.
     stop: Optional[list[str]] = None
+    # "float32" for weights loaded in bf16 on a CPU without native bf16: products in float32, weights kept in bf16.
+    compute_dtype: Optional[str] = None
 
     @property
     def model_name(self) -> str:
@@ -71,16 +73,19 @@ class KitTransformersLLM(TransformersLLM):
                     "Hugging Face Hub (không có mạng, HF_HUB_OFFLINE=1, hoặc tên mô hình sai). Trên máy không có GPU/mạng, "
                     "hãy dùng preset offline: đặt KIT_PRESET=offline (hoặc load_llm(role, 'offline'))."
                 ) from error
-            speed_up_linear(self._pipeline.model)
-            use_fast_attention(self._pipeline.model)
+            if self.compute_dtype == "float32":
+                compute_in_float32(self._pipeline.model)
+            else:
+                speed_up_linear(self._pipeline.model)
+                use_fast_attention(self._pipeline.model)
             _PIPELINES[key] = self._pipeline
         set_pipeline_batch_size(self._pipeline, self.batch_size)  # the same for every LLM sharing it: part of the key
         if self.structured_output:
             self._logits_processor = [self._prepare_structured_output(self.structured_output)]
 
     def _pipeline_key(self) -> str:
-        """Return what identifies the loaded pipeline: model, dtype, placement, template, batch size."""
-        fields = ("model", "revision", "torch_dtype", "device", "device_map", "model_kwargs", "tokenizer",
+        """Return what identifies the loaded pipeline: model, dtypes, placement, template, batch size."""
+        fields = ("model", "revision", "torch_dtype", "compute_dtype", "device", "device_map", "model_kwargs", "tokenizer",
                   "chat_template", "trust_remote_code", "batch_size")
         return json.dumps({f: getattr(self, f) for f in fields}, sort_keys=True, default=str)
 

@@ -56,6 +56,7 @@ class Role:
     label: str | None = None
     chat_template: str | None = None  # for models without one (base models)
     stop: tuple[str, ...] | None = None  # texts are cut at the first of these
+    weights_dtype: str | None = None  # kept in memory whatever the compute dtype (see load_llm)
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,11 @@ SMOLLM2_JUDGE = Role(OFFLINE_MODEL, {**GREEDY, "max_new_tokens": 256}, label=SMO
 # The offline judges by short name (`python -m coursetools judge-check --judge NAME`): the larger instruct models from
 # their hash-pinned parts (requirements-judge.txt), and the 135M model as the too-small contrast.
 OFFLINE_JUDGES = {
-    "qwen-1.5b": Role("offline:" + QWEN_1_5B.name, {**GREEDY, "max_new_tokens": 256}, label=QWEN_1_5B.name + " (judge)"),
-    "qwen-0.5b": Role("offline:" + QWEN_0_5B.name, {**GREEDY, "max_new_tokens": 256}, label=QWEN_0_5B.name + " (judge)"),
+    # bf16 weights in memory on every CPU (3.6 GB for the 1.5B, 7.1 GB in float32); computed in float32 where bf16 is not native.
+    "qwen-1.5b": Role("offline:" + QWEN_1_5B.name, {**GREEDY, "max_new_tokens": 256}, label=QWEN_1_5B.name + " (judge)",
+                      weights_dtype="bfloat16"),
+    "qwen-0.5b": Role("offline:" + QWEN_0_5B.name, {**GREEDY, "max_new_tokens": 256}, label=QWEN_0_5B.name + " (judge)",
+                      weights_dtype="bfloat16"),
     "smollm2-135m": SMOLLM2_JUDGE,
 }
 
@@ -220,9 +224,13 @@ def load_llm(role: str | Role = "generator_a", preset: str | None = None, **gene
     """Return a distilabel TransformersLLM for a role of a preset, or a given Role (not loaded yet); kwargs override generation."""
     chosen = choose_preset(preset)
     spec = role if isinstance(role, Role) else get_role(role, chosen.name)
+    dtype, compute_dtype = choose_dtype(chosen.torch_dtype), None
+    if spec.weights_dtype and dtype != spec.weights_dtype and chosen.device_map is None:
+        dtype, compute_dtype = spec.weights_dtype, dtype  # e.g. bf16 weights computed in float32 on a laptop's CPU
     return KitTransformersLLM(
         model=resolve_model(spec.model),
-        torch_dtype=choose_dtype(chosen.torch_dtype),
+        torch_dtype=dtype,
+        compute_dtype=compute_dtype,
         device_map=chosen.device_map,
         cpu_threads=chosen.cpu_threads,
         batch_size=chosen.batch_size,

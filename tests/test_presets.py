@@ -87,3 +87,21 @@ def test_cpu_dtype_follows_the_cpu_and_the_environment(monkeypatch):
     monkeypatch.setenv(presets.DTYPE_ENV, "float32")
     assert presets.choose_cpu_dtype("amx_bf16") == "float32"
     assert presets.load_llm("judge", "offline").torch_dtype == "float32"
+
+
+@pytest.mark.parametrize("cpu_dtype, weights, compute", [("bfloat16", "bfloat16", None), ("float32", "bfloat16", "float32")])
+def test_the_judges_keep_bf16_weights_and_compute_as_the_cpu_can(monkeypatch, cpu_dtype, weights, compute):
+    monkeypatch.setattr(presets, "ensure_judge_model", lambda name: f"/cache/{name}")
+    monkeypatch.setenv(presets.DTYPE_ENV, cpu_dtype)
+    judge = presets.load_llm(presets.OFFLINE_JUDGES["qwen-1.5b"], "offline")
+    assert judge.model == f"/cache/{presets.QWEN_1_5B.name}" and judge.model_name == presets.QWEN_1_5B.name + " (judge)"
+    assert (judge.torch_dtype, judge.compute_dtype) == (weights, compute)
+    smol = presets.load_llm(presets.OFFLINE_JUDGES["smollm2-135m"], "offline")  # no weights dtype of its own
+    assert (smol.torch_dtype, smol.compute_dtype) == (cpu_dtype, None)
+
+
+def test_an_unknown_offline_judge_is_named():
+    from helpers.judge import build_judge
+
+    with pytest.raises(ValueError, match="Không có giám khảo offline 'qwen-7b'.*qwen-1.5b"):
+        build_judge(model="qwen-7b")

@@ -138,3 +138,27 @@ def test_loaded_model_uses_the_fast_paths_and_decodes_as_before(offline_llm):
     fast, reference = next_token_logits(model), next_token_logits(plain)
     assert torch.equal(fast.argmax(-1), reference.argmax(-1))
     assert (F.cosine_similarity(fast, reference, dim=-1) > 0.999).all()  # equal up to the last bits of the dtype
+
+
+def test_float32_compute_keeps_bf16_weights_and_matches_a_float32_model():
+    class Embedded(Tiny):
+        def __init__(self):
+            super().__init__(torch.bfloat16)
+            self.embed = torch.nn.Embedding(10, 64, dtype=torch.bfloat16)
+
+        def get_input_embeddings(self):
+            return self.embed
+
+        def forward(self, ids):
+            return self.b(self.a(self.embed(ids)))
+
+    model = Embedded()
+    reference = {name: p.detach().float() for name, p in model.named_parameters()}
+    ids = torch.tensor([[1, 2, 3]])
+    assert speed.compute_in_float32(model) == 2
+    out = model(ids)
+    assert out.dtype == torch.float32 and all(p.dtype == torch.bfloat16 for p in model.parameters())
+    expected = F.linear(F.linear(reference["embed.weight"][ids], reference["a.weight"], reference["a.bias"]),
+                        reference["b.weight"])
+    assert torch.equal(out, expected)  # the same bf16 weights, multiplied in float32
+    assert speed.compute_in_float32(Tiny(torch.float32)) == 0  # a float32 model is left as it is
