@@ -29,7 +29,11 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from helpers.course import EXERCISE_INSTRUCTIONS  # noqa: E402  (after the HF_HUB_OFFLINE default)
+from coursetools.judge_check import DEFAULT_JUDGE as JUDGE  # noqa: E402  (after the HF_HUB_OFFLINE default)
+from coursetools.judge_speed import measure_judge_rows  # noqa: E402
+from helpers.course import EXERCISE_INSTRUCTIONS  # noqa: E402
+from helpers.llm import forget_loaded_models  # noqa: E402
+from helpers.presets import OFFLINE_JUDGES  # noqa: E402
 from helpers.storage import DATASET_ENV  # noqa: E402
 from helpers.threads import THREADS_ENV, count_cores, use_threads  # noqa: E402
 
@@ -103,12 +107,13 @@ def llamacpp_child(threads: int) -> None:
                                   tokens_per_second=round(tokens / seconds, 1), weight_bytes=gguf.stat().st_size)))
 
 
-def measure_generation(dtype: str, batch_size: int, threads: int) -> dict:
-    """Greedy-generate NEW_TOKENS for each prompt with the offline judge role; return tokens per second."""
+def measure_generation(dtype: str | None, batch_size: int, threads: int, role="judge") -> dict:
+    """Greedy-generate NEW_TOKENS for each prompt with an offline role (or Role); return tokens per second."""
     from helpers.presets import load_llm
 
-    llm = load_llm("judge", "offline", max_new_tokens=NEW_TOKENS)
-    llm.torch_dtype, llm.batch_size, llm.cpu_threads = dtype, batch_size, threads
+    llm = load_llm(role, "offline", max_new_tokens=NEW_TOKENS)
+    llm.torch_dtype = dtype or llm.torch_dtype  # None: the weights the preset chooses (the judges keep bf16)
+    llm.batch_size, llm.cpu_threads = batch_size, threads
     llm.load()
     import torch
 
@@ -119,7 +124,8 @@ def measure_generation(dtype: str, batch_size: int, threads: int) -> dict:
     outputs = llm.generate_outputs(prompts, max_new_tokens=NEW_TOKENS, do_sample=False, temperature=1.0)
     seconds = time.perf_counter() - start
     tokens = sum(o["statistics"]["output_tokens"][0] for o in outputs)
-    return {"engine": "transformers", "dtype": dtype, "threads": threads, "batch_size": batch_size, "tokens": tokens,
+    dtype = llm.torch_dtype + (f" ({llm.compute_dtype} products)" if llm.compute_dtype else "")
+    return {"engine": "transformers", "model": llm.model_name, "dtype": dtype, "threads": threads, "batch_size": batch_size, "tokens": tokens,
             "seconds": round(seconds, 1), "tokens_per_second": round(tokens / seconds, 1),
             "weight_bytes": sum(p.numel() * p.element_size() for p in llm._pipeline.model.parameters())}
 
@@ -141,13 +147,22 @@ def run_profile(profile: str, bandwidth: dict, skip_notebooks: bool) -> dict:
     dtype = choose_cpu_dtype()
     # On the machine as it is, the other dtype too: the preset's choice is measured, not assumed from a CPU flag.
     dtypes = [dtype, *(["float32" if dtype == "bfloat16" else "bfloat16"] if profile == THIS_CPU else [])]
-    report = {"preset_dtype": dtype, "generation": [], "notebooks": {}}
+    report = {"preset_dtype": dtype, "generation": [], "notebooks": {}, "judge_generation": []}
     for row_dtype in dtypes:
         for threads, gb_s in bandwidth.items():
             for batch_size in (1, 8):
                 row = measure_generation(row_dtype, batch_size, int(threads))
                 report["generation"].append(add_bound(row, gb_s, row["weight_bytes"]))
                 print(f"[{profile}] {describe_row(report['generation'][-1])}", file=sys.stderr, flush=True)
+    # The judge (the 1.5B): one long prompt scored, plain transformers and the kit's path, in every dtype measured;
+    # then its decoding speed in the preset's dtype in the kernel (all cores), where the judge runs.
+    report["judge_scoring"] = measure_judge_rows(dtypes, log_prefix=f"[{profile}] ")
+    threads, gb_s = max(bandwidth.items(), key=lambda item: int(item[0]))
+    for batch_size in (1, 8):
+        row = measure_generation(None, batch_size, int(threads), OFFLINE_JUDGES[JUDGE])
+        report["judge_generation"].append(add_bound(row, gb_s, row["weight_bytes"]))
+        print(f"[{profile}] judge {describe_row(report['judge_generation'][-1])}", file=sys.stderr, flush=True)
+        forget_loaded_models()
     if not skip_notebooks:
         os.environ[DATASET_ENV] = str(ROOT / "artifacts" / f"benchmark-dataset-{profile}")
         # Notebook 5 trains on the solution's dataset (else it builds one first): it runs after the solution.
@@ -216,6 +231,14 @@ def format_table(report: dict) -> str:
             cells.append(" / ".join(f"{rows[b]['tokens_per_second']} ({rows[b]['share_of_bound']:.0%})" for b in (1, 8))
                          if rows else None)
         add(f"{dtype}, {threads} thread(s): tok/s at batch 1 / 8 (share of the bound)", cells)
+    for dtype, path in sorted({(r["dtype"], r["path"]) for p in profiles for r in report["profiles"][p].get("judge_scoring", [])}):
+        cells = [next((f"{r['score_seconds']} s ({r['prompt_tokens']} tokens, {r['peak_memory_mb']} MB)" for r in
+                       report["profiles"][p].get("judge_scoring", []) if (r["dtype"], r["path"]) == (dtype, path)
+                       and "error" not in r), None) for p in profiles]
+        add(f"judge {JUDGE}, {dtype}, {path}: one text scored (prompt, peak memory)", cells)
+    judge_rows = [{r["batch_size"]: r for r in report["profiles"][p].get("judge_generation", [])} for p in profiles]
+    add(f"judge {JUDGE} decoding, the kit's weights and products: tok/s at batch 1 / 8",
+        [" / ".join(str(rows[b]["tokens_per_second"]) for b in (1, 8)) if len(rows) == 2 else None for rows in judge_rows])
     names = sorted({n for p in profiles for n in report["profiles"][p]["notebooks"]})
     for name in names:
         add(name, [f"{seconds} s" if (seconds := report["profiles"][p]["notebooks"].get(name)) is not None else None

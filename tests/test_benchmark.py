@@ -101,3 +101,23 @@ def test_table_puts_the_profiles_side_by_side(benchmark):
     assert "| peak memory of the largest kernel | 2000 MB | 2000 MB |" in table
     report["profiles"]["laptop"] = {"error": "the laptop profile failed (exit code 1)"}
     assert benchmark.format_table(report).splitlines()[0] == "| | this-cpu |"
+
+
+def test_table_shows_the_judges_scoring_and_decoding(benchmark):
+    def profile(dtype, weights, seconds):
+        scoring = [{"judge": "qwen-1.5b", "dtype": dtype, "weights": weights, "path": path, "threads": 2,
+                    "prompt_tokens": 608, "load_seconds": 3.0, "score_seconds": s, "peak_memory_mb": 3900}
+                   for path, s in (("plain", seconds * 2), ("kit", seconds))]
+        decoding = [{"batch_size": b, "tokens_per_second": t} for b, t in ((1, 9.5), (8, 40.0))]
+        return {"preset_dtype": dtype, "generation": [], "notebooks": {}, "judge_scoring": scoring,
+                "judge_generation": decoding, "peak_memory_mb": {"largest_kernel": None, "benchmark_process": 1}}
+
+    report = {"machine": {"read_bandwidth_gb_s": {}},
+              "profiles": {"this-cpu": profile("bfloat16", "bfloat16", 5.5), "laptop": profile("float32", "bfloat16", 12.0)}}
+    table = benchmark.format_table(report).splitlines()
+    assert "| judge qwen-1.5b, bfloat16, kit: one text scored (prompt, peak memory) | 5.5 s (608 tokens, 3900 MB) | — |" in table
+    assert "| judge qwen-1.5b, float32, plain: one text scored (prompt, peak memory) | — | 24.0 s (608 tokens, 3900 MB) |" in table
+    assert any(line.startswith("| judge qwen-1.5b decoding") and line.endswith("| 9.5 / 40.0 | 9.5 / 40.0 |") for line in table)
+    report["profiles"]["this-cpu"]["judge_scoring"][1] = {"judge": "qwen-1.5b", "dtype": "bfloat16", "path": "kit",
+                                                          "error": "exit code 1"}
+    assert "| judge qwen-1.5b, bfloat16, kit: one text scored (prompt, peak memory) | — | — |" in benchmark.format_table(report).splitlines()
