@@ -87,7 +87,7 @@ def rate_known_pairs(pairs: list[dict], judge: str = DEFAULT_JUDGE, method: str 
     task.load()  # loading is not judging: the seconds below are the judgements' alone
     start = time.perf_counter()
     if method == "probs":
-        rated = score_with_token_probs(task, rows)
+        rated = score_with_token_probs(task, rows, share_prefix=True)
     elif method == "json":
         rated = [{**row, **out} for row, out in zip(rows, rate(task, rows))]
     else:

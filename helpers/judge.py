@@ -127,13 +127,13 @@ def build_score_prompt(judge: UltraFeedback, instruction: str, text: str) -> str
     return judge.llm.prepare_input(chat) + RATING_CUE
 
 
-def score_with_token_probs(judge: UltraFeedback, rows: list[dict]) -> list[dict]:
+def score_with_token_probs(judge: UltraFeedback, rows: list[dict], share_prefix: bool = False) -> list[dict]:
     """Rate every completion alone from the judge's next-token probabilities of "1".."5" (no text generated)."""
     # The chapter's point that a score can be "a single token": TransformersLLM.generate returns only
     # text, so the probabilities of the rating tokens need one forward pass of the loaded model itself.
     pipe = judge.llm._pipeline
     prompts = [build_score_prompt(judge, row["instruction"], text) for row in rows for text in row["generations"]]
-    scores = iter(score_prompts(pipe.model, pipe.tokenizer, prompts))
+    scores = iter(score_prompts(pipe.model, pipe.tokenizer, prompts, share_prefix))
     out = []
     for row in rows:
         ratings = [next(scores) for _ in row["generations"]]
@@ -141,31 +141,36 @@ def score_with_token_probs(judge: UltraFeedback, rows: list[dict]) -> list[dict]
     return out
 
 
-def score_prompts(model, tokenizer, prompts: list[str]) -> list[float]:
+def score_prompts(model, tokenizer, prompts: list[str], share_prefix: bool = True) -> list[float]:
     """Return, per prompt, the expected rating under the model's next-token probabilities of "1".."5"."""
-    # Every prompt starts with the same system prompt and rubric (~300 tokens of ~400): it is read once, and its
-    # keys and values are reused for each prompt's own tokens (transformers has no prefix cache of its own for
-    # a forward pass). The scores are those of a full pass; tests/test_judge.py checks it.
+    # share_prefix: every prompt starts with the same system prompt and rubric (~300 tokens of ~400); it is read
+    # once, and its keys and values are reused for each prompt's own tokens (transformers has no prefix cache of its
+    # own for a forward pass), and only the next token's logits are computed. In float32 the scores are a full
+    # pass's (tests/test_judge_check.py); in bf16 the splits round apart by up to ~0.07. The notebooks' stored runs
+    # were scored in one pass each, as below: they keep it (score_with_token_probs' default) until recorded again.
     import torch
 
     digits = [tokenizer.convert_tokens_to_ids(str(k)) for k in RATINGS]
     values = torch.tensor(RATINGS, dtype=torch.float32)
-    encoded = [tokenizer(prompt, add_special_tokens=False).input_ids for prompt in prompts]
-    if not encoded:
-        return []
-    shared = len(os.path.commonprefix(encoded)) if len(encoded) > 1 else 0
-    shared = min(shared, min(map(len, encoded)) - 1)  # every prompt keeps at least one token of its own
     scores = {}  # by prompt: a text rated in both orders is read once
     with torch.inference_mode():
-        cache = model(torch.tensor([encoded[0][:shared]]), use_cache=True).past_key_values if shared else None
-        for prompt, ids in zip(prompts, encoded):
-            if prompt in scores:
-                continue
+        if not share_prefix:
+            for prompt in dict.fromkeys(prompts):
+                probs = model(**tokenizer(prompt, return_tensors="pt")).logits[0, -1, digits].softmax(-1)
+                scores[prompt] = round(float((probs * values).sum()), 2)
+            return [scores[prompt] for prompt in prompts]
+        encoded = {prompt: tokenizer(prompt, add_special_tokens=False).input_ids for prompt in prompts}
+        if not encoded:
+            return []
+        shared = len(os.path.commonprefix(list(encoded.values()))) if len(encoded) > 1 else 0
+        shared = min(shared, min(map(len, encoded.values())) - 1)  # every prompt keeps at least one token of its own
+        cache = model(torch.tensor([next(iter(encoded.values()))[:shared]]), use_cache=True).past_key_values if shared else None
+        for prompt, ids in encoded.items():
             logits = model(torch.tensor([ids[shared:]]), past_key_values=cache, use_cache=cache is not None,
-                           logits_to_keep=1).logits  # only the next token's: the vocabulary product of one row, not all
+                           logits_to_keep=1).logits
             if cache is not None:
                 cache.crop(shared)  # back to the shared prefix for the next prompt
-            probs = logits[0, -1, digits].float().softmax(-1)
+            probs = logits[0, -1, digits].softmax(-1)
             scores[prompt] = round(float((probs * values).sum()), 2)
     return [scores[prompt] for prompt in prompts]
 
