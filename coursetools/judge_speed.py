@@ -8,6 +8,7 @@ import resource
 import subprocess
 import sys
 import time
+from unittest import mock
 
 # An answer long enough that UltraFeedback's one-text prompt is about 600 tokens, as the measurement was.
 LONG_ANSWER = " ".join(["Synthetic data is data that a program generates instead of collecting it from the world."] * 12)
@@ -47,6 +48,8 @@ def measure_scoring(judge_name: str, dtype: str, path: str) -> dict:
     else:
         torch.set_num_threads(judge.llm.cpu_threads if isinstance(judge.llm.cpu_threads, int) else _kernel_threads())
         model, tokenizer = load_plain(judge.llm.model, dtype)
+        with mock.patch.object(type(judge.llm), "load", lambda llm: None):  # the task's template, not the kit's model
+            judge.load()
     load_seconds = time.perf_counter() - start
     prompt = build_long_prompt(judge, tokenizer)
     score_prompts(model, tokenizer, ["Rate: "])  # warm-up, not timed
