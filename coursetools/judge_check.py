@@ -17,48 +17,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-KEYS = ("instruction", "good", "bad")
+from helpers.sanity import PairsError, read_known_pairs
+
 METHODS = {  # method -> what it is, for the printed header
     "probs": "xác suất token điểm, từng phần hoàn thành riêng (không sinh chữ)",
     "json": "UltraFeedback JSON, hai phần hoàn thành trong một lời nhắc",
     "json-single": "UltraFeedback JSON, từng phần hoàn thành riêng",
 }
 DEFAULT_JUDGE = "qwen-1.5b"
-
-
-class PairsError(ValueError):
-    """A line of the pairs file that cannot be a known pair; the message names the line."""
-
-
-def read_known_pairs(path: Path) -> list[dict]:
-    """Return the pairs of a JSON-lines file; raise PairsError naming the first bad line and what is wrong with it."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise PairsError(f"Không đọc được {path}: {error}") from error
-    pairs = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        where = f"{path}, dòng {number}"
-        try:
-            pair = json.loads(line)
-        except ValueError as error:
-            raise PairsError(f"{where}: không phải JSON ({error.msg}).") from error
-        if not isinstance(pair, dict):
-            raise PairsError(f"{where}: cần một đối tượng JSON {{\"instruction\", \"good\", \"bad\"}}, không phải {type(pair).__name__}.")
-        missing = [key for key in KEYS if key not in pair]
-        if missing:
-            raise PairsError(f"{where}: thiếu khoá {', '.join(missing)} (cần đủ {', '.join(KEYS)}).")
-        for key in KEYS:
-            if not isinstance(pair[key], str) or not pair[key].strip():
-                raise PairsError(f"{where}: `{key}` phải là một chuỗi không rỗng.")
-        if pair["good"].strip() == pair["bad"].strip():
-            raise PairsError(f"{where}: `good` và `bad` giống nhau, nên cặp này không kiểm tra được gì.")
-        pairs.append({key: pair[key] for key in KEYS})
-    if not pairs:
-        raise PairsError(f"{path}: không có cặp nào (mỗi dòng một đối tượng JSON {{\"instruction\", \"good\", \"bad\"}}).")
-    return pairs
 
 
 @dataclass
@@ -95,25 +61,26 @@ def rate_known_pairs(pairs: list[dict], judge: str = DEFAULT_JUDGE, method: str 
     seconds = round(time.perf_counter() - start, 1)
     summary = score_judge(rated, scored_alone=method != "json")
     judgements = [{"instruction": row["instruction"], "good_first": row["good_index"] == 0, "ratings": row.get("ratings"),
-                   "correct": judged_right(row)} for row in rated]
+                   "verdict": judge_verdict(row)} for row in rated]
     return CheckResult(task.llm.model_name, method, summary, seconds, judgements)
 
 
-def judged_right(row: dict) -> bool | None:
-    """Tell whether the good answer got the higher rating (None when a rating is missing)."""
+def judge_verdict(row: dict) -> str:
+    """Return "right" (the good answer rated higher), "wrong", "tie" or "invalid" (a rating missing)."""
     ratings = row.get("ratings") or []
     if len(ratings) != 2 or None in ratings:
-        return None
-    return ratings[row["good_index"]] > ratings[1 - row["good_index"]]
+        return "invalid"
+    good, bad = ratings[row["good_index"]], ratings[1 - row["good_index"]]
+    return "tie" if good == bad else "right" if good > bad else "wrong"
 
 
 def format_result(result: CheckResult) -> str:
     """Return the Vietnamese report: one line per judgement, then the summary."""
     from helpers.display import format_table
 
-    marks = {True: "đúng", False: "sai", None: "không hợp lệ"}
+    marks = {"right": "đúng", "wrong": "sai", "tie": "hoà", "invalid": "không hợp lệ"}
     table = format_table([{"hướng dẫn": j["instruction"][:40], "thứ tự": "tốt trước" if j["good_first"] else "dở trước",
-                           "điểm": j["ratings"], "kết quả": marks[j["correct"]]} for j in result.judgements])
+                           "điểm": j["ratings"], "kết quả": marks[j["verdict"]]} for j in result.judgements])
     s = result.summary
     return "\n".join([
         f"Giám khảo: {result.judge} — {METHODS[result.method]}",

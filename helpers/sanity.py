@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import random
 from collections import Counter
+from pathlib import Path
+
+# Twelve pairs with a factual error in the bad answer, written before any judge rated them (03 and judge-check use them).
+KNOWN_PAIRS = Path(__file__).resolve().parent.parent / "notebooks" / "data" / "known_pairs.jsonl"
+KEYS = ("instruction", "good", "bad")
 
 
 def break_answer(answer: str, seed: int = 0) -> str:
@@ -82,3 +88,38 @@ def score_judge(rated_rows: list[dict], scored_alone: bool = False) -> dict:
         "first_position_wins": round(first_wins / decisive, 2) if decisive and not scored_alone else None,
         "same_ratings": f"{list(repeated[0][0])} × {repeated[0][1]}" if repeated else None,
     }
+
+
+class PairsError(ValueError):
+    """A line of the pairs file that cannot be a known pair; the message names the line."""
+
+
+def read_known_pairs(path: Path = KNOWN_PAIRS) -> list[dict]:
+    """Return the pairs of a JSON-lines file; raise PairsError naming the first bad line and what is wrong with it."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise PairsError(f"Không đọc được {path}: {error}") from error
+    pairs = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path}, dòng {number}"
+        try:
+            pair = json.loads(line)
+        except ValueError as error:
+            raise PairsError(f"{where}: không phải JSON ({error.msg}).") from error
+        if not isinstance(pair, dict):
+            raise PairsError(f"{where}: cần một đối tượng JSON {{\"instruction\", \"good\", \"bad\"}}, không phải {type(pair).__name__}.")
+        missing = [key for key in KEYS if key not in pair]
+        if missing:
+            raise PairsError(f"{where}: thiếu khoá {', '.join(missing)} (cần đủ {', '.join(KEYS)}).")
+        for key in KEYS:
+            if not isinstance(pair[key], str) or not pair[key].strip():
+                raise PairsError(f"{where}: `{key}` phải là một chuỗi không rỗng.")
+        if pair["good"].strip() == pair["bad"].strip():
+            raise PairsError(f"{where}: `good` và `bad` giống nhau, nên cặp này không kiểm tra được gì.")
+        pairs.append({key: pair[key] for key in KEYS})
+    if not pairs:
+        raise PairsError(f"{path}: không có cặp nào (mỗi dòng một đối tượng JSON {{\"instruction\", \"good\", \"bad\"}}).")
+    return pairs

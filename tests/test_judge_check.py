@@ -8,12 +8,11 @@ from pathlib import Path
 import pytest
 
 from coursetools import judge_check
-from coursetools.judge_check import PairsError, read_known_pairs
 from helpers import qwen
 from helpers.parts import check_part, locate_parts
+from helpers.sanity import KNOWN_PAIRS, PairsError, read_known_pairs
 
 ROOT = Path(__file__).resolve().parent.parent
-KNOWN_PAIRS = ROOT / "notebooks" / "data" / "known_pairs.jsonl"
 GOOD = '{"instruction": "q", "good": "right", "bad": "wrong"}'
 
 
@@ -61,7 +60,7 @@ def test_the_cli_exits_2_with_the_message_and_loads_no_model(tmp_path, capsys, m
 
 
 def test_the_shipped_known_pairs_are_valid():
-    assert len(read_known_pairs(KNOWN_PAIRS)) == 12
+    assert len(read_known_pairs()) == 12 and KNOWN_PAIRS.is_relative_to(ROOT)
 
 
 def test_every_part_of_both_judges_is_installed_with_its_size():
@@ -116,3 +115,19 @@ def test_the_offline_judge_tells_known_pairs_apart():
         by_pair.setdefault(judgement["instruction"], []).append(ratings)
     assert all(first == second for first, second in by_pair.values())
     assert "24 lần chấm: accuracy" in done.stdout
+
+
+@pytest.mark.parametrize("ratings, good_index, verdict", [
+    ([4, 2], 0, "right"), ([4, 2], 1, "wrong"), ([3.5, 3.5], 0, "tie"), ([None, 2], 0, "invalid"), ([4], 0, "invalid"),
+])
+def test_each_judgement_gets_its_verdict(ratings, good_index, verdict):
+    assert judge_check.judge_verdict({"ratings": ratings, "good_index": good_index}) == verdict
+
+
+def test_the_report_says_which_judgements_were_right_wrong_or_tied():
+    rows = [{"instruction": "q", "good_first": True, "ratings": r, "verdict": v}
+            for r, v in (([4, 2], "right"), ([2, 4], "wrong"), ([3, 3], "tie"))]
+    summary = {"judgements": 3, "accuracy": 0.33, "ties": 1, "invalid": 0, "first_position_wins": None, "same_ratings": None}
+    text = judge_check.format_result(judge_check.CheckResult("J", "probs", summary, 1.5, rows))
+    assert [line.split()[-1] for line in text.splitlines()[2:5]] == ["đúng", "sai", "hoà"]
+    assert text.splitlines()[-1] == "3 lần chấm: accuracy 0.33, hoà 1, không hợp lệ 0, vị trí đầu thắng —, 1.5 giây"
