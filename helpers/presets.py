@@ -225,8 +225,8 @@ def load_llm(role: str | Role = "generator_a", preset: str | None = None, **gene
     chosen = choose_preset(preset)
     spec = role if isinstance(role, Role) else get_role(role, chosen.name)
     dtype, compute_dtype = choose_dtype(chosen.torch_dtype), None
-    if spec.weights_dtype and dtype != spec.weights_dtype and chosen.device_map is None:
-        dtype, compute_dtype = spec.weights_dtype, dtype  # e.g. bf16 weights computed in float32 on a laptop's CPU
+    if spec.weights_dtype and dtype == "float32" and chosen.device_map is None:
+        dtype, compute_dtype = spec.weights_dtype, dtype  # bf16 weights multiplied in float32 (a laptop's CPU)
     return KitTransformersLLM(
         model=resolve_model(spec.model),
         torch_dtype=dtype,

@@ -47,10 +47,15 @@ def speed_up_linear(model) -> int:
     # The same weights give the same products up to the last bits (the order of additions differs).
     if model.device.type != "cpu" or model.dtype not in (torch.bfloat16, torch.float32):
         return 0
+    return swap_linear_class(model, FastLinear)
+
+
+def swap_linear_class(model, cls) -> int:
+    """Give every plain ``nn.Linear`` of the model the class ``cls`` (same weights); return how many were changed."""
     changed = 0
     for module in model.modules():
         if type(module) is torch.nn.Linear:  # not subclasses (quantized or LoRA layers have their own forward)
-            module.__class__ = FastLinear
+            module.__class__ = cls
             changed += 1
     return changed
 
@@ -110,10 +115,5 @@ def compute_in_float32(model) -> int:
     # embedding on, so norms, attention and the KV cache compute in float32 too.
     if model.device.type != "cpu" or model.dtype != torch.bfloat16:
         return 0
-    changed = 0
-    for module in model.modules():
-        if type(module) is torch.nn.Linear:  # not subclasses (quantized or LoRA layers have their own forward)
-            module.__class__ = Float32Linear
-            changed += 1
     model.get_input_embeddings().register_forward_hook(lambda module, inputs, output: output.float())
-    return changed
+    return swap_linear_class(model, Float32Linear)
