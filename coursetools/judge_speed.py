@@ -59,8 +59,18 @@ def measure_scoring(judge_name: str, dtype: str, path: str) -> dict:
     row = {"judge": judge_name, "dtype": dtype, "weights": weights, "path": path, "threads": torch.get_num_threads(),
            "prompt_tokens": len(tokenizer(prompt, add_special_tokens=False).input_ids),
            "load_seconds": round(load_seconds, 1), "score_seconds": round(seconds, 2),
-           "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+           "peak_memory_mb": read_peak_memory_mb()}
     return row
+
+
+def read_peak_memory_mb() -> int:
+    """Return this process's peak resident memory in MB, its own alone."""
+    # Not ru_maxrss on Linux: it survives exec, so a child started by a large process would report the parent's size.
+    try:
+        with open("/proc/self/status") as status:
+            return round(int(next(line.split()[1] for line in status if line.startswith("VmHWM:"))) / 1024)
+    except (OSError, StopIteration):  # not Linux: ru_maxrss is in bytes on macOS
+        return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2)
 
 
 def _kernel_threads() -> int:
