@@ -61,13 +61,13 @@ The kit. A learner's code runs as the instructor's user: it can write anywhere t
 the grader is no sandbox; it detects the writes that would change verdicts. (1) The run's own copy
 of ``helpers/`` (which the check cells reload from disk): hashed (file names and contents, without
 ``__pycache__``) after copying and after the run; if it differs the notebook is ``tampered``, detail
-"bài nộp đã sửa mã của bộ khóa học (helpers/)", whatever its checks gave. An edit undone before the
+"bài nộp đã sửa mã của khóa học (helpers/)", whatever its checks gave. An edit undone before the
 run ends is not seen. (2) The kit itself: ``grade_folder`` hashes ``KIT_ROOT/helpers`` and the
 reference file before grading and again after each notebook that ran; if either changed, that
-notebook is ``tampered`` ("bài nộp đã sửa tệp của bộ khóa học ngoài thư mục tạm"; with --jobs N the
+notebook is ``tampered`` ("bài nộp đã sửa tệp của khóa học ngoài thư mục tạm"; with --jobs N the
 writer may be another notebook running at the same time, which is then marked too when it ends), a
 warning goes to stderr, and the notebooks not yet started are not run: their rows are ``error``,
-detail "chưa chấm: bộ khóa học bị sửa trong khi chấm". The reports are still written. ``KIT_ROOT``
+detail "chưa chấm: khóa học bị sửa trong khi chấm". The reports are still written. ``KIT_ROOT``
 is the repository root; tests point it at a copy.
 
 Saved dataset. The released cells still run in the learner's kernel after the learner's code, which
@@ -132,9 +132,9 @@ DEFAULT_REFERENCE = ROOT / "exercises" / "preference_dpo_dataset.ipynb"
 KIT_ROOT = ROOT
 KIT_PACKAGE = "helpers"
 KIT_FOLDER = "kit"  # inside a run's temporary folder: first on the run's PYTHONPATH, holds the copy of helpers/
-KIT_COPY_EDITED = "bài nộp đã sửa mã của bộ khóa học (helpers/)"
-KIT_EDITED = "bài nộp đã sửa tệp của bộ khóa học ngoài thư mục tạm"
-NOT_GRADED = "chưa chấm: bộ khóa học bị sửa trong khi chấm"
+KIT_COPY_EDITED = "bài nộp đã sửa mã của khóa học (helpers/)"
+KIT_EDITED = "bài nộp đã sửa tệp của khóa học ngoài thư mục tạm"
+NOT_GRADED = "chưa chấm: khóa học bị sửa trong khi chấm"
 DEFAULT_TIMEOUT = 900
 DETAIL_WIDTH = 200
 FEEDBACK_WIDTH = 600
@@ -150,7 +150,7 @@ STATUS_LABELS = {
     "failed": "chưa đạt",
     "error": "lỗi",
     "timeout": "quá giờ",
-    "tampered": "can thiệp vào việc chấm (ô kiểm tra bị sửa/xoá hoặc mã của bộ khóa học bị sửa)",
+    "tampered": "can thiệp vào việc chấm (ô kiểm tra bị sửa/xoá hoặc mã của khóa học bị sửa)",
     "invalid": "không đọc được",
     "no_checks": "không có ô kiểm tra",
 }
@@ -172,7 +172,7 @@ NEXT_STEPS = {
              "(Kernel → Restart Kernel and Run All Cells) trước khi nộp lại.",
     "timeout": "Notebook chạy quá thời gian cho phép: hãy tìm ô chạy mãi hoặc quá lâu, rồi chạy lại toàn bộ notebook.",
     "tampered": "Hãy giữ nguyên các ô `# CHECK:` như trong bài tập gốc (không sửa, không xoá, không đổi tên, "
-                "không thêm tag), đừng sửa mã của bộ khóa học (helpers/), rồi chạy lại toàn bộ notebook trước khi nộp lại.",
+                "không thêm tag), đừng sửa mã của khóa học (helpers/), rồi chạy lại toàn bộ notebook trước khi nộp lại.",
     "invalid": "Tệp này không mở được như một notebook: hãy tải lại tệp .ipynb từ Jupyter (File → Download) và nộp lại.",
     "no_checks": "Notebook không có ô `# CHECK:` nào: có lẽ bạn đã nộp nhầm tệp; hãy nộp notebook bài tập.",
 }
@@ -749,7 +749,7 @@ def grade_folder(folder, timeout: float = DEFAULT_TIMEOUT, out_dir=None, referen
             row.update(status="tampered", detail=KIT_EDITED)
             print(f"CẢNH BÁO: {KIT_ROOT / KIT_PACKAGE} hoặc notebook gốc đã bị sửa trong khi chấm {path.name} "
                   "(với --jobs > 1, có thể do một notebook chạy cùng lúc). Các notebook chưa bắt đầu sẽ không được "
-                  "chấm; hãy khôi phục bộ khóa học (git status, git diff) rồi chấm lại.", file=sys.stderr, flush=True)
+                  "chấm; hãy khôi phục khóa học (git status, git diff) rồi chấm lại.", file=sys.stderr, flush=True)
         return row
 
     # A notebook's kernel gives its model every core (helpers/threads.py): kernels running at once share them.

@@ -36,7 +36,7 @@ REPO_LINE = re.compile(r'^REPO = ".*"$', re.MULTILINE)
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 # The setup cell's first line: what a learner reads while the cell is collapsed.
 # `#@title` is also the title Colab shows for a cell in form view (its way of collapsing code).
-SETUP_TITLE = "#@title Cài đặt — chạy ô này trước: trên Colab nó tải và cài bộ khóa học; trên máy bạn nó chỉ in phiên bản."
+SETUP_TITLE = "#@title Cài đặt — chạy ô này trước: trên Colab nó tải và cài khóa học; trên máy bạn nó chỉ in phiên bản."
 
 # The notebooks' H1 line ("# 1. Tổng hợp mô hình ...") and its leading lesson number.
 TITLE_LINE = re.compile(r"^# (?P<title>.+?)\s*$", re.MULTILINE)
@@ -91,7 +91,7 @@ def read_title_of(path: str, root: Path = ROOT) -> str:
 
 
 # What stands where a Colab badge would, while coursetools/settings.py names no repository.
-NO_REPO_NOTE = "*(Chưa có nút Colab: bộ khóa học chưa đặt kho GitHub — xem README, mục “Chạy trên Colab”.)*"
+NO_REPO_NOTE = "*(Chưa có nút Colab: khóa học chưa đặt kho GitHub — xem README, mục “Chạy trên Colab”.)*"
 REPO_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]*)/[A-Za-z0-9._-]+$")
 
 
@@ -174,12 +174,12 @@ if "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ:
 
     if not os.path.exists(f"{{HOME}}/.kit-installed"):  # once per Colab runtime
         if not CLONE_URL:
-            raise RuntimeError("Bộ khóa học chưa đặt kho GitHub (REPO trong coursetools/settings.py) nên Colab không biết tải "
+            raise RuntimeError("Khóa học chưa đặt kho GitHub (REPO trong coursetools/settings.py) nên Colab không biết tải "
                                "nó từ đâu. Người bảo trì: chạy `make navigation REPO=chủ/tên-kho` rồi commit.")
         # A clone cut short leaves a folder without the mark written after a complete clone: clone again.
         if not os.path.exists(f"{{HOME}}/.kit-cloned"):
             if not shutil.which("git"):
-                raise RuntimeError("Không tìm thấy lệnh git, cần nó để tải bộ khóa học.")
+                raise RuntimeError("Không tìm thấy lệnh git, cần nó để tải khóa học.")
             shutil.rmtree(HOME, ignore_errors=True)
             run("git", "clone", "--depth", "1", "--branch", BRANCH, CLONE_URL, HOME)
             open(f"{{HOME}}/.kit-cloned", "w").close()

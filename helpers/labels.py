@@ -119,7 +119,7 @@ def make_record(item: LabelItem, label: str, seed: int) -> dict:
 def check_record(record) -> str | None:
     """Return why a parsed line is not a label of this kit (in Vietnamese), or None if it is one."""
     if not isinstance(record, dict) or record.get("kind") != KIND:
-        return "không phải nhãn của bộ khóa học (thiếu \"kind\": \"kit-preference-label\")"
+        return "không phải nhãn của khóa học (thiếu \"kind\": \"kit-preference-label\")"
     if record.get("version") != VERSION:
         return f"phiên bản {record.get('version')!r} không được hỗ trợ (cần {VERSION})"
     if not isinstance(record.get("instruction"), str):

@@ -80,7 +80,7 @@ def load_preference_dataset(path: str | os.PathLike | None = None) -> tuple[Data
     dataset = build_preference_dataset()
     note = (
         f"Không tìm thấy tập dữ liệu ở {describe_dir(folder)} (làm xong bài tập, hoặc chạy `make dataset`, để tạo). "
-        f"Đã tạo tạm {len(dataset)} cặp bằng chính các hàm của bộ khóa học (run_pooling → giám khảo → pick_pairs, "
+        f"Đã tạo tạm {len(dataset)} cặp bằng chính các hàm của khóa học (run_pooling → giám khảo → pick_pairs, "
         "mức 🐕 của bài tập, không có EvolQuality) trên 6 hướng dẫn của lời giải; tập này không được lưu."
     )
     return dataset, note

@@ -380,7 +380,7 @@ def test_released_checks_details_and_columns(reference_class):
     assert details["f_saves_wrong.ipynb"] == "saved_dataset: tập dữ liệu phải có đúng một hàng y = 2"
     assert details["g_untouched.ipynb"] == "ô code thứ 1: NotImplementedError: TODO: gán x = 1"
     summary = (reference_class["out"] / "grades.txt").read_text(encoding="utf-8").splitlines()
-    assert "Tổng: 8 notebook — 1 đạt, 2 chưa đạt, 1 lỗi, 4 can thiệp vào việc chấm (ô kiểm tra bị sửa/xoá hoặc mã của bộ khóa học bị sửa)" in summary
+    assert "Tổng: 8 notebook — 1 đạt, 2 chưa đạt, 1 lỗi, 4 can thiệp vào việc chấm (ô kiểm tra bị sửa/xoá hoặc mã của khóa học bị sửa)" in summary
     assert "  first: 5/8 (bị sửa: 1)" in summary and "  second: 3/8 (bị sửa: 2, thiếu: 2)" in summary
     assert summary[-1] == "Tập dữ liệu đã lưu (saved_dataset, kiểm tra ngoài kernel của học viên): " \
                           "3 đạt, 2 chưa đạt, 3 chưa lưu tập dữ liệu"
@@ -395,7 +395,7 @@ def test_feedback_with_reference(reference_class):
         "Bài đã đạt. Làm tốt lắm!\n"
     )
     empties = read("b_empties").splitlines()
-    assert empties[1] == "Kết quả: can thiệp vào việc chấm (ô kiểm tra bị sửa/xoá hoặc mã của bộ khóa học bị sửa) — bị sửa: second"
+    assert empties[1] == "Kết quả: can thiệp vào việc chấm (ô kiểm tra bị sửa/xoá hoặc mã của khóa học bị sửa) — bị sửa: second"
     assert ("⚠️ second: ô kiểm tra bị sửa — bài được chấm bằng ô kiểm tra gốc: chưa đạt — "
             "AssertionError: y phải bằng 2 * x") in empties
     assert "❌ Tập dữ liệu lưu trên đĩa: chưa đạt — tập dữ liệu phải có đúng một hàng y = 2" in empties
@@ -536,7 +536,7 @@ def test_runs_import_a_copy_of_the_kit(tmp_path):
     }
     assert hash_folder(grading.KIT_ROOT / "helpers") == kit
     feedback = (out / "feedback" / "b_rewrites.txt").read_text(encoding="utf-8").splitlines()
-    assert feedback[1] == f"Kết quả: can thiệp vào việc chấm (ô kiểm tra bị sửa/xoá hoặc mã của bộ khóa học bị sửa) — {KIT_COPY_EDITED}"
+    assert feedback[1] == f"Kết quả: can thiệp vào việc chấm (ô kiểm tra bị sửa/xoá hoặc mã của khóa học bị sửa) — {KIT_COPY_EDITED}"
 
 
 @pytest.mark.parametrize("target", ["helpers/checks.py", "reference.ipynb"])

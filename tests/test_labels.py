@@ -95,7 +95,7 @@ def test_bad_lines_are_reported_with_their_number_and_kept(tmp_path):
     assert [number for number, _, _ in file.problems] == [2, 3, 4, 5]
     message = file.describe_problems()
     assert "4 dòng không dùng được" in message and "dòng 3: không phải JSON" in message
-    assert "không phải nhãn của bộ khóa học" in message and "nhãn 'C' không hợp lệ" in message
+    assert "không phải nhãn của khóa học" in message and "nhãn 'C' không hợp lệ" in message
     assert "giữ nguyên trong tệp" in message
     with pytest.warns(LabelFileWarning, match="dòng 5"):
         assert len(read_labels(path)) == 2
