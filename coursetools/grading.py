@@ -57,8 +57,17 @@ started, time out before it). A name used by several cells takes the worst. Colu
 ``pass`` counts in checks_passed; checks_total is the number of reference checks (without a
 reference: of the learner's check names).
 
-The kit. A learner's code runs as the instructor's user: it can write anywhere that user can, so
-the grader is no sandbox; it detects the writes that would change verdicts. (1) The run's own copy
+The sandbox. Each run executes in bubblewrap (coursetools/sandbox.py): no network, the machine's root read-only, the
+grader's home, /tmp, the kit's folder, the submissions and the reports hidden under empty temporary filesystems; the
+interpreter, the venv and the model cache (prepared once by ``grade_folder``) bound back read-only; only the run's own
+folder writable, and in it the copy of ``helpers/`` read-only; a clean environment (no tokens, no SSH agent); its own
+process ids, so nothing it starts outlives it; limits on processes, file size and memory. As root, the run executes as
+``nobody``. Without bubblewrap grading stops (SandboxMissing), unless ``--no-sandbox`` is given: then the learner's code
+runs as the instructor's user, with network and home, every row's ``sandbox`` column says so, and only the detection
+below stands between it and the verdicts. Before the first run one empty sandbox is started: bubblewrap installed but
+unable to start (user namespaces disabled) also stops grading with bwrap's own message.
+
+The kit, checked again (the sandbox makes these writes fail; without it, they are detected). (1) The run's own copy
 of ``helpers/`` (which the check cells reload from disk): hashed (file names and contents, without
 ``__pycache__``) after copying and after the run; if it differs the notebook is ``tampered``, detail
 "bài nộp đã sửa mã của khóa học (helpers/)", whatever its checks gave. An edit undone before the
@@ -122,6 +131,7 @@ from pathlib import Path
 import nbformat
 import psutil  # installed with IPython (a Jupyter requirement on Linux and macOS)
 
+from coursetools import sandbox
 from coursetools.markers import find_check_names, is_check_cell
 from helpers.threads import THREADS_ENV, count_cores
 from helpers.storage import DATASET_ENV
@@ -135,6 +145,9 @@ KIT_FOLDER = "kit"  # inside a run's temporary folder: first on the run's PYTHON
 KIT_COPY_EDITED = "bài nộp đã sửa mã của khóa học (helpers/)"
 KIT_EDITED = "bài nộp đã sửa tệp của khóa học ngoài thư mục tạm"
 NOT_GRADED = "chưa chấm: khóa học bị sửa trong khi chấm"
+SANDBOX_LABELS = {True: "bubblewrap", False: "KHÔNG (--no-sandbox)"}
+UNCONFINED_WARNING = ("CẢNH BÁO: chấm KHÔNG có hộp cát (--no-sandbox): mã của học viên đã chạy với quyền của người chấm, "
+                      "có mạng và thấy thư mục nhà.")
 DEFAULT_TIMEOUT = 900
 DETAIL_WIDTH = 200
 FEEDBACK_WIDTH = 600
@@ -339,9 +352,9 @@ def stop_marked_processes(marker: str) -> None:
 
 
 def find_kernels(pid: int) -> list[psutil.Process]:
-    """Return the live (not zombie) ipykernel children of the pytest process ``pid``."""
+    """Return the live (not zombie) ipykernel descendants of the pytest process ``pid`` (or of its sandbox)."""
     try:
-        children = psutil.Process(pid).children()
+        children = psutil.Process(pid).children(recursive=True)
     except psutil.Error:
         return []
     kernels = []
@@ -381,8 +394,13 @@ def wait_for_pytest(process: subprocess.Popen, timeout: float, output: Path) -> 
             return "kernel_died"
 
 
-def run_notebook(notebook, name: str, tmp: Path, timeout: float, threads: int | None = None) -> dict:
-    """Run one notebook copy with nbval inside ``tmp``; return its cells' outcomes and whether it edited its kit copy."""
+def run_notebook(notebook, name: str, tmp: Path, timeout: float, threads: int | None = None,
+                 hide: tuple[Path, ...] | None = ()) -> dict:
+    """Run one notebook copy with nbval inside ``tmp``; return its cells' outcomes and whether it edited its kit copy.
+
+    ``hide``: folders the run must not see besides the grader's home and the kit (the submissions, the reports), and the
+    run is sandboxed (coursetools/sandbox.py); None: the run is not sandboxed (``--no-sandbox``).
+    """
     work = tmp / "work"
     work.mkdir()
     (tmp / "tmp").mkdir()
@@ -406,7 +424,9 @@ def run_notebook(notebook, name: str, tmp: Path, timeout: float, threads: int | 
         # nbval's own per-cell limit stays above ours, so the whole-notebook timeout decides.
         f"--nbval-cell-timeout={int(timeout) + 60}", "-v", "--color=no", f"--junitxml={report}", str(copy),
     ]
-    environ = {key: value for key, value in os.environ.items() if key != "PYTEST_ADDOPTS"}
+    confined = hide is not None
+    # Sandboxed, a run is told only what it needs (sandbox.build_env adds PATH and a few passed-through variables).
+    environ = {} if confined else {key: value for key, value in os.environ.items() if key != "PYTEST_ADDOPTS"}
     environ.update(
         HF_HUB_OFFLINE="1",
         PYTHONUNBUFFERED="1",  # progress lines reach the file at once, for a run we have to stop
@@ -416,6 +436,8 @@ def run_notebook(notebook, name: str, tmp: Path, timeout: float, threads: int | 
     environ[MARKER_ENV] = str(tmp)
     if threads and not os.environ.get(THREADS_ENV):  # notebooks graded at once share the cores (helpers/threads.py)
         environ[THREADS_ENV] = str(threads)
+    elif os.environ.get(THREADS_ENV):
+        environ[THREADS_ENV] = os.environ[THREADS_ENV]
     # Before the editable install's finder (appended to sys.meta_path), so the copy is what `import helpers` finds.
     environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tmp / KIT_FOLDER), os.environ.get("PYTHONPATH")]))
     # The kernel's connection file and the learner's temporary files land here too, and are
@@ -429,10 +451,23 @@ def run_notebook(notebook, name: str, tmp: Path, timeout: float, threads: int | 
     # The exercise saves its dataset to KIT_DATASET_DIR (else ../data next to the notebook, which
     # would be outside the temporary folder): keep each learner's dataset inside their own run.
     environ[DATASET_ENV] = str(tmp / DATASET_FOLDER)
+    limiter = None
+    if confined:
+        from helpers.models import get_cache_dir
+
+        (tmp / "home").mkdir()
+        environ["HOME"] = str(tmp / "home")  # the grader's own home is hidden
+        environ["KIT_CACHE_DIR"] = str(get_cache_dir())  # converted models, read-only (prepared by grade_folder)
+        box = sandbox.Sandbox(
+            writable=tmp, read_only=(*sandbox.interpreter_paths(), get_cache_dir()),
+            hidden=(Path.home(), KIT_ROOT.resolve(), *hide), protected=(tmp / KIT_FOLDER,), env=environ, workdir=work,
+        )
+        sandbox.give_to_run_user(tmp)
+        command, limiter = sandbox.build_command(command, box, sandbox.find_bwrap() or "bwrap"), sandbox.make_limiter(box.limits)
     with open(output, "wb") as sink:
         process = subprocess.Popen(
             command, cwd=work, env=environ, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT,
-            start_new_session=True,
+            start_new_session=True, preexec_fn=limiter,
         )
         try:
             ending = wait_for_pytest(process, timeout, output)
@@ -551,16 +586,17 @@ def validate_dataset(dataset_check, folder: Path) -> tuple[str, str]:
 def new_row(name: str) -> dict:
     """Return the grade row of a notebook before grading: no status, no value."""
     return {"notebook": name, "status": "", "checks_passed": 0, "checks_total": 0, "seconds": 0, "checks": {},
-            "detail": "", "outcomes": {}, "saved_dataset": "", "dataset_message": "", "cell_error": None}
+            "detail": "", "outcomes": {}, "saved_dataset": "", "dataset_message": "", "cell_error": None, "sandbox": ""}
 
 
 def grade_notebook(path, timeout: float = DEFAULT_TIMEOUT, reference=None, dataset_check=None,
-                   threads: int | None = None) -> dict:
+                   threads: int | None = None, hide: tuple[Path, ...] | None = ()) -> dict:
     """Run one learner notebook alone in a temporary folder (reference: a path or read_reference's cells); return its row."""
     path = Path(path)
     started = time.monotonic()
     released = read_reference(reference) if isinstance(reference, (str, os.PathLike)) else reference
     row = new_row(path.name)
+    row["sandbox"] = SANDBOX_LABELS[hide is not None]
     try:
         notebook = nbformat.read(path, as_version=4)
     except Exception as error:  # nbformat raises several kinds (NotJSONError, ValidationError, ...)
@@ -569,7 +605,7 @@ def grade_notebook(path, timeout: float = DEFAULT_TIMEOUT, reference=None, datas
         return row
     checks, edited = apply_reference(notebook, released) if released is not None else (find_checks(notebook), set())
     with tempfile.TemporaryDirectory(prefix="grading-", ignore_cleanup_errors=True) as tmp:
-        run = run_notebook(notebook, path.name, Path(tmp), timeout, threads)
+        run = run_notebook(notebook, path.name, Path(tmp), timeout, threads, hide)
         if dataset_check is not None:
             row["saved_dataset"], row["dataset_message"] = validate_dataset(dataset_check, Path(tmp) / DATASET_FOLDER)
     row["outcomes"] = collect_outcomes(run["cells"], checks)
@@ -584,12 +620,14 @@ def grade_notebook(path, timeout: float = DEFAULT_TIMEOUT, reference=None, datas
     return row
 
 
-def grade_safely(path: Path, timeout: float, released, dataset_check, threads: int | None = None) -> dict:
+def grade_safely(path: Path, timeout: float, released, dataset_check, threads: int | None = None,
+                 hide: tuple[Path, ...] | None = ()) -> dict:
     """Grade one notebook; a grader bug becomes an error row instead of stopping the other notebooks."""
     try:
-        return grade_notebook(path, timeout, released, dataset_check, threads)
+        return grade_notebook(path, timeout, released, dataset_check, threads, hide)
     except Exception as error:
         row = new_row(path.name)
+        row["sandbox"] = SANDBOX_LABELS[hide is not None]
         row.update(status="error", detail=shorten(f"lỗi của bộ chấm: {type(error).__name__}: {error}"))
         return row
 
@@ -660,6 +698,8 @@ def describe_rows(rows: list[dict], skipped: list[str] = ()) -> str:
         text += describe_checks(rows)
     if skipped:
         text += ["", "bỏ qua: " + ", ".join(skipped)]
+    if any(row.get("sandbox") == SANDBOX_LABELS[False] for row in rows):
+        text = [UNCONFINED_WARNING, "", *text]
     return "\n".join(text) + "\n"
 
 
@@ -709,10 +749,10 @@ def write_reports(rows: list[dict], out_dir, skipped: list[str] = ()) -> tuple[P
                for name in names}
     csv_path, txt_path = out_dir / "grades.csv", out_dir / "grades.txt"
     with open(csv_path, "w", newline="", encoding="utf-8-sig") as handle:
-        writer = csv.DictWriter(handle, fieldnames=[*FIXED_COLUMNS, *columns.values(), *dataset_column, "detail"])
+        writer = csv.DictWriter(handle, fieldnames=[*FIXED_COLUMNS, *columns.values(), *dataset_column, "detail", "sandbox"])
         writer.writeheader()
         for row in rows:
-            record = {key: row[key] for key in (*FIXED_COLUMNS, *dataset_column, "detail")}
+            record = {key: row[key] for key in (*FIXED_COLUMNS, *dataset_column, "detail", "sandbox")}
             record.update({columns[name]: row["checks"].get(name, "") for name in names})
             writer.writerow(record)
     txt_path.write_text(describe_rows(rows, skipped), encoding="utf-8")
@@ -727,12 +767,40 @@ def default_out_dir(folder) -> Path:
     return folder.parent / f"grading-{folder.name}"
 
 
+class SandboxMissing(RuntimeError):
+    """bubblewrap is not installed and the instructor did not ask for unconfined runs."""
+
+
+def prepare_models() -> None:
+    """Convert the preset's offline models once, here: sandboxed runs read the model cache read-only."""
+    from helpers.models import get_cache_dir
+    from helpers.presets import choose_preset, resolve_model
+
+    for role in choose_preset().roles.values():
+        resolve_model(role.model)
+    sandbox.share_for_reading(get_cache_dir() / "models")
+
+
 def grade_folder(folder, timeout: float = DEFAULT_TIMEOUT, out_dir=None, reference=None, dataset_check=None,
-                 jobs: int = 1) -> list[dict]:
-    """Grade every notebook directly inside ``folder``, ``jobs`` at once; write the reports; return the rows (name order)."""
+                 jobs: int = 1, sandboxed: bool = True) -> list[dict]:
+    """Grade every notebook directly inside ``folder``, ``jobs`` at once; write the reports; return the rows (name order).
+
+    ``sandboxed``: every run in bubblewrap (coursetools/sandbox.py); SandboxMissing if it is not installed.
+    """
     folder = Path(folder)
     out_dir = Path(out_dir) if out_dir is not None else default_out_dir(folder)
+    if sandboxed:
+        bwrap = sandbox.find_bwrap()
+        if bwrap is None:
+            raise SandboxMissing(sandbox.describe_missing())
+        problem = sandbox.try_sandbox(bwrap)  # before any run: a sandbox that cannot start would fail every notebook
+        if problem:
+            raise SandboxMissing(problem)
     notebooks, skipped = list_entries(folder, out_dir)
+    # A run sees neither the other submissions nor the reports (nor, see run_notebook, the grader's home and the kit).
+    hide = (folder.resolve(), out_dir.resolve()) if sandboxed else None
+    if sandboxed and notebooks:
+        prepare_models()
     kit_hash = hash_kit(reference)
     released = read_reference(reference) if reference is not None else None
     kit_changed = threading.Event()
@@ -741,9 +809,9 @@ def grade_folder(folder, timeout: float = DEFAULT_TIMEOUT, out_dir=None, referen
         """Grade one notebook unless the kit has changed; then check that its run left the kit as it was."""
         if kit_changed.is_set():
             row = new_row(path.name)
-            row.update(status="error", checks_total=len(released or {}), detail=NOT_GRADED)
+            row.update(status="error", checks_total=len(released or {}), detail=NOT_GRADED, sandbox=SANDBOX_LABELS[sandboxed])
             return row
-        row = grade_safely(path, timeout, released, dataset_check, threads)
+        row = grade_safely(path, timeout, released, dataset_check, threads, hide)
         if row["status"] != "invalid" and hash_kit(reference) != kit_hash:  # an invalid notebook never ran
             kit_changed.set()
             row.update(status="tampered", detail=KIT_EDITED)
@@ -811,6 +879,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, metavar="OUTDIR",
                         help="thư mục ghi grades.csv, grades.txt và feedback/ "
                              "(mặc định grading-<tên thư mục> bên cạnh nó)")
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="chạy bài nộp KHÔNG có hộp cát bubblewrap (macOS, máy không có user namespace): mã của học "
+                             "viên chạy với quyền của bạn; báo cáo ghi điều đó ở mọi dòng")
     args = parser.parse_args(argv)
     error = find_argument_error(args)
     if error:
@@ -829,7 +900,10 @@ def main(argv: list[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, stop_on_sigterm)
     try:
         grade_folder(args.folder, args.timeout, out_dir, reference=args.reference, dataset_check=check_saved_dataset,
-                     jobs=args.jobs)
+                     jobs=args.jobs, sandboxed=not args.no_sandbox)
+    except SandboxMissing as missing:
+        print(f"Lỗi: {missing}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt as stop:  # the running notebooks' processes are already stopped
         how, code = ("SIGTERM", 143) if stop.args == (SIGTERM_STOP,) else ("Ctrl+C", 130)
         print(f"\nĐã dừng chấm ({how}); chưa ghi kết quả.", file=sys.stderr)

@@ -17,13 +17,16 @@ import psutil
 import pytest
 from datasets import Dataset, load_from_disk
 
-from coursetools import grading
+from coursetools import grading, sandbox
 from coursetools.grading import (
     KIT_COPY_EDITED, KIT_EDITED, MARKER_ENV, NOT_GRADED, apply_reference, find_checks, grade_folder, grade_notebook,
     hash_folder, main, new_row, summarize_failure, validate_dataset, write_reports,
 )
 
 TIMEOUT = 15  # seconds per notebook; a kernel starts in about 2 s here
+# Runs are sandboxed where bubblewrap is installed (CI installs it and tests/test_sandbox.py requires it there); on a
+# learner's machine without it, these tests of the grader's other duties run unconfined.
+SANDBOXED = sandbox.find_bwrap() is not None
 LONG_HINT = "xem lại ô gán x ở phía trên " * 12  # a check message longer than the 200 characters of the detail
 FIRST = f"# CHECK: first\nfrom math import isclose\nassert isclose(x, 1), 'x phải bằng 1: {LONG_HINT.strip()}'"
 SECOND = "# CHECK: second\nassert y == 2 * x, 'y phải bằng 2 * x'"
@@ -116,7 +119,7 @@ def graded(tmp_path_factory):
     progress = io.StringIO()
     started = time.monotonic()
     with scratch_runs(scratch), contextlib.redirect_stderr(progress):
-        grade_folder(folder, TIMEOUT, out, jobs=2)
+        grade_folder(folder, TIMEOUT, out, jobs=2, sandboxed=SANDBOXED)
     seconds = time.monotonic() - started
     leftovers = find_leftovers(str(scratch))
     return {"progress": progress.getvalue(), "seconds": seconds, "leftovers": leftovers, "folder": folder,
@@ -145,7 +148,7 @@ def test_csv_columns_and_details(graded):
     with open(graded["out"] / "grades.csv", newline="", encoding="utf-8-sig") as handle:
         header = next(csv.reader(handle))
     assert header == ["notebook", "status", "checks_passed", "checks_total", "seconds", "first", "second",
-                      "cleaned", "detail"]
+                      "cleaned", "detail", "sandbox"]
     rows = graded["rows"]
     assert rows["01_ok.ipynb"]["detail"] == ""
     assert rows["02_second_fails.ipynb"]["detail"] == "second: AssertionError: x phải bằng 2"
@@ -266,8 +269,8 @@ def test_reports_take_the_union_of_check_names(tmp_path):
     csv_path, txt_path = write_reports(rows, tmp_path / "out", skipped=["notes.txt", "data/"])
     with open(csv_path, newline="", encoding="utf-8-sig") as handle:
         table = list(csv.reader(handle))
-    assert table[0][5:] == ["b", "a", "detail"]
-    assert table[1][5:] == ["pass", "", ""] and table[2][5:] == ["pass", "fail", "a: AssertionError"]
+    assert table[0][5:] == ["b", "a", "detail", "sandbox"]
+    assert table[1][5:] == ["pass", "", "", ""] and table[2][5:] == ["pass", "fail", "a: AssertionError", ""]
     assert txt_path.read_text(encoding="utf-8").splitlines()[-1] == "bỏ qua: notes.txt, data/"
     assert (tmp_path / "out" / "feedback" / "c.txt").read_text(encoding="utf-8").splitlines()[3:5] == [
         "❌ a: chưa đạt — AssertionError", "✅ b: đạt",
@@ -324,7 +327,8 @@ def reference_class(tmp_path_factory):
     with scratch_runs(root / "scratch-1") as patch, contextlib.redirect_stderr(io.StringIO()):
         read_reference = grading.read_reference
         patch.setattr(grading, "read_reference", lambda path: reads.append(path) or read_reference(path))
-        rows = grade_folder(folder, TIMEOUT, root / "out", reference=reference, dataset_check=check_fake_dataset)
+        rows = grade_folder(folder, TIMEOUT, root / "out", reference=reference, dataset_check=check_fake_dataset,
+                            sandboxed=SANDBOXED)
     return {"root": root, "reference": reference, "folder": folder, "before": before, "rows": rows, "reads": reads,
             "seconds": time.monotonic() - started, "out": root / "out", "csv": read_rows(root / "out" / "grades.csv")}
 
@@ -339,7 +343,7 @@ def reference_class_by_cli(reference_class):
     with scratch_runs(scratch) as patch, contextlib.redirect_stdout(printed), contextlib.redirect_stderr(io.StringIO()):
         patch.setattr("helpers.checks.check_saved_dataset", check_fake_dataset)
         code = main([str(reference_class["folder"]), "--reference", str(reference_class["reference"]), "--jobs", "2",
-                     "--timeout", str(TIMEOUT), "--out", str(out)])
+                     "--timeout", str(TIMEOUT), "--out", str(out), *([] if SANDBOXED else ["--no-sandbox"])])
     seconds = time.monotonic() - started
     return {"code": code, "printed": printed.getvalue(), "seconds": seconds, "out": out,
             "csv": read_rows(out / "grades.csv"), "leftovers": find_leftovers(str(scratch)), "scratch": scratch}
@@ -371,7 +375,7 @@ def test_check_cells_run_with_the_released_tags(reference_class):
 
 def test_released_checks_details_and_columns(reference_class):
     with open(reference_class["out"] / "grades.csv", newline="", encoding="utf-8-sig") as handle:
-        assert next(csv.reader(handle))[5:] == ["first", "second", "saved_dataset", "detail"]
+        assert next(csv.reader(handle))[5:] == ["first", "second", "saved_dataset", "detail", "sandbox"]
     details = {name: row["detail"] for name, row in reference_class["csv"].items()}
     assert details["b_empties.ipynb"] == "bị sửa: second"
     assert details["c_deletes.ipynb"] == details["e_renames.ipynb"] == "bị xoá: second"
@@ -515,7 +519,8 @@ def test_a_new_grading_leaves_no_feedback_of_removed_notebooks(tmp_path):
     assert sorted(path.name for path in (tmp_path / "feedback").iterdir()) == ["b.txt"]
 
 
-def test_runs_import_a_copy_of_the_kit(tmp_path):
+@pytest.mark.parametrize("sandboxed", [pytest.param(True, marks=pytest.mark.skipif(not SANDBOXED, reason="bwrap missing")), False])
+def test_runs_import_a_copy_of_the_kit(tmp_path, sandboxed):
     folder, out = tmp_path / "class", tmp_path / "out"
     folder.mkdir()
     # Asserted before anything is written, so that a broken isolation cannot edit the repository's helpers/.
@@ -529,18 +534,23 @@ def test_runs_import_a_copy_of_the_kit(tmp_path):
     write_notebook(folder / "b_rewrites.ipynb", in_copy + "\n" + rewrite, "# CHECK: isolated\nassert True")
     kit = hash_folder(grading.KIT_ROOT / "helpers")
     with contextlib.redirect_stderr(io.StringIO()):
-        rows = {row["notebook"]: row for row in grade_folder(folder, TIMEOUT, out, jobs=2)}
-    assert {name: (row["status"], row["detail"], row["checks"]) for name, row in rows.items()} == {
-        "a_imports.ipynb": ("ok", "", {"isolated": "pass"}),
-        "b_rewrites.ipynb": ("tampered", KIT_COPY_EDITED, {"isolated": "pass"}),  # whatever its checks gave
-    }
+        rows = {row["notebook"]: row for row in grade_folder(folder, TIMEOUT, out, jobs=2, sandboxed=sandboxed)}
+    assert rows["a_imports.ipynb"]["status"] == "ok" and rows["a_imports.ipynb"]["checks"] == {"isolated": "pass"}
     assert hash_folder(grading.KIT_ROOT / "helpers") == kit
+    rewrites = rows["b_rewrites.ipynb"]
+    if sandboxed:  # the run's copy is read-only: the write fails in the learner's cell
+        assert rewrites["status"] == "error" and "Read-only file system" in rewrites["detail"], rewrites
+        return
+    # Unconfined, the write goes through and is detected: tampered, whatever its checks gave.
+    assert (rewrites["status"], rewrites["detail"], rewrites["checks"]) == ("tampered", KIT_COPY_EDITED, {"isolated": "pass"})
     feedback = (out / "feedback" / "b_rewrites.txt").read_text(encoding="utf-8").splitlines()
     assert feedback[1] == f"Kết quả: can thiệp vào việc chấm (ô kiểm tra bị sửa/xoá hoặc mã của khóa học bị sửa) — {KIT_COPY_EDITED}"
 
 
 @pytest.mark.parametrize("target", ["helpers/checks.py", "reference.ipynb"])
 def test_a_kit_edited_during_grading_stops_it(tmp_path, monkeypatch, target):
+    # Unconfined (--no-sandbox): the write goes through, and grading notices it. In the sandbox the kit is hidden
+    # (tests/test_sandbox.py).
     kit, folder, out = tmp_path / "kit", tmp_path / "class", tmp_path / "out"
     shutil.copytree(grading.KIT_ROOT / "helpers", kit / "helpers", ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(grading, "KIT_ROOT", kit)
@@ -553,7 +563,7 @@ def test_a_kit_edited_during_grading_stops_it(tmp_path, monkeypatch, target):
     write_notebook(folder / "c_later.ipynb", "x = 1", FIRST)
     errors = io.StringIO()
     with contextlib.redirect_stderr(errors):
-        grade_folder(folder, TIMEOUT, out, reference=reference)
+        grade_folder(folder, TIMEOUT, out, reference=reference, sandboxed=False)
     rows = read_rows(out / "grades.csv")
     assert {name: (row["status"], row["first"], row["detail"]) for name, row in rows.items()} == {
         "a_ok.ipynb": ("ok", "pass", ""),
@@ -575,7 +585,7 @@ def test_notebooks_graded_at_once_share_the_cores(tmp_path, monkeypatch, jobs, n
         write_notebook(folder / f"n{number}.ipynb", "x = 1")
     seen = []
 
-    def grade_safely(path, timeout, released, dataset_check, threads=None):
+    def grade_safely(path, timeout, released, dataset_check, threads=None, hide=()):
         seen.append(threads)
         row = grading.new_row(path.name)
         row.update(status="error", detail="test")
@@ -583,7 +593,7 @@ def test_notebooks_graded_at_once_share_the_cores(tmp_path, monkeypatch, jobs, n
 
     monkeypatch.setattr(grading, "grade_safely", grade_safely)
     with contextlib.redirect_stderr(io.StringIO()):
-        grade_folder(folder, TIMEOUT, tmp_path / "out", jobs=jobs)
+        grade_folder(folder, TIMEOUT, tmp_path / "out", jobs=jobs, sandboxed=SANDBOXED)
     assert seen == [max(1, count_cores() // 2) if expected == "half" else None] * notebooks
 
 

@@ -4,6 +4,7 @@ import shutil
 
 import nbformat
 
+from coursetools import sandbox
 from coursetools.exercise import EXERCISE, SOLUTION
 from coursetools.grading import grade_folder
 from coursetools.submissions import VARIANTS, build_variant, compare_verdicts
@@ -28,6 +29,7 @@ def test_a_class_of_submissions_gets_the_expected_verdicts(tmp_path):
             written[f"d_{variant.name}.ipynb"] = variant
     rows = {row["notebook"]: row for row in grade_folder(
         folder, timeout=900, out_dir=out, reference=EXERCISE, dataset_check=check_saved_dataset, jobs=2,
+        sandboxed=sandbox.find_bwrap() is not None,  # required in CI: tests/test_sandbox.py
     )}
 
     solution = rows["a_solution.ipynb"]
