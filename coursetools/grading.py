@@ -146,12 +146,20 @@ KIT_COPY_EDITED = "bài nộp đã sửa mã của khóa học (helpers/)"
 KIT_EDITED = "bài nộp đã sửa tệp của khóa học ngoài thư mục tạm"
 NOT_GRADED = "chưa chấm: khóa học bị sửa trong khi chấm"
 SANDBOX_LABELS = {True: "bubblewrap", False: "KHÔNG (--no-sandbox)"}
+RUN_STOPPED = {  # filled with the limits in force (sandbox.Limits)
+    "memory": "đã dừng: dùng quá {run_memory_bytes} bộ nhớ",
+    "disk": "đã dừng: ghi quá nhiều dữ liệu (đĩa còn dưới {disk_floor_bytes} trống)",
+}
 UNCONFINED_WARNING = ("CẢNH BÁO: chấm KHÔNG có hộp cát (--no-sandbox): mã của học viên đã chạy với quyền của người chấm, "
                       "có mạng và thấy thư mục nhà.")
 DEFAULT_TIMEOUT = 900
 DETAIL_WIDTH = 200
 FEEDBACK_WIDTH = 600
 POLL_SECONDS = 0.5
+WATCH_SECONDS = 2.0  # how often a sandboxed run's memory and disk are measured (PSS reads every process's smaps)
+OUTPUT_LIMIT = 4 * 1024 ** 2  # the end of pytest's output that is read (its progress lines, the last error)
+REPORT_LIMIT = 16 * 1024 ** 2  # a larger junit report is not read
+DATASET_LIMIT = 512 * 1024 ** 2  # a larger saved dataset is not read
 # After the kernel is gone while a cell is still running, nbval waits for a reply that never
 # comes (until its own cell timeout); give pytest this long to finish by itself, then stop it.
 KERNEL_EXIT_GRACE = 5.0
@@ -294,10 +302,10 @@ def summarize_failure(text: str, width: int = DETAIL_WIDTH) -> str:
     return shorten(lines[-1], width)
 
 
-def read_junit(report: Path) -> tuple[dict[int, tuple[str, str]], list[str]]:
-    """Return (outcome and message by nbval cell number, notebook-level problems) from a junit XML."""
+def read_junit(report: bytes) -> tuple[dict[int, tuple[str, str]], list[str]]:
+    """Return (outcome and message by nbval cell number, notebook-level problems) from a junit XML's bytes."""
     cells, problems = {}, []
-    for case in ElementTree.parse(report).iter("testcase"):
+    for case in ElementTree.fromstring(report).iter("testcase"):
         outcome, message = "passed", ""
         for child in case:
             if child.tag in ("failure", "error", "skipped"):
@@ -367,10 +375,34 @@ def find_kernels(pid: int) -> list[psutil.Process]:
     return kernels
 
 
-def wait_for_pytest(process: subprocess.Popen, timeout: float, output: Path) -> str:
-    """Wait for pytest; return "done", "timeout" or "kernel_died" (kernel gone mid-cell); raise KeyboardInterrupt on STOPPING."""
+def measure_memory(pid: int) -> int:
+    """Return the bytes of memory a run holds: the proportional set size of the process ``pid`` and its descendants."""
+    # PSS, not RSS: forked workers share the model's pages, and RSS would count them once per process. Shared
+    # memory (mmap) counts here, where RLIMIT_DATA does not see it.
+    total = 0
+    try:
+        processes = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    except psutil.Error:
+        return 0
+    for process in processes:
+        try:
+            total += process.memory_full_info().pss
+        except psutil.Error:
+            pass
+    return total
+
+
+def wait_for_pytest(process: subprocess.Popen, timeout: float, read_output, limits: sandbox.Limits | None = None,
+                    folder: Path | None = None) -> str:
+    """Wait for pytest; return "done", "timeout", "kernel_died", "memory" or "disk"; raise KeyboardInterrupt on STOPPING.
+
+    ``read_output`` returns pytest's output so far. With ``limits`` (a sandboxed run), the run is also stopped when all
+    its processes together hold more than ``limits.run_memory_bytes``, or when ``folder``'s disk has less free space than
+    ``limits.disk_floor_bytes`` (each file is capped by RLIMIT_FSIZE, their number is not).
+    """
     deadline = time.monotonic() + timeout
     gone_since = None
+    next_watch = 0.0
     while True:
         if STOPPING.is_set():
             raise KeyboardInterrupt
@@ -382,16 +414,28 @@ def wait_for_pytest(process: subprocess.Popen, timeout: float, output: Path) -> 
         now = time.monotonic()
         if now >= deadline:
             return "timeout"
+        if limits is not None and now >= next_watch:
+            next_watch = now + WATCH_SECONDS
+            if measure_memory(process.pid) > limits.run_memory_bytes:
+                return "memory"
+            if folder is not None and shutil.disk_usage(folder).free < limits.disk_floor_bytes:
+                return "disk"
         # nbval prints a cell's line before it starts the kernel (first cell) and stops the kernel after the last
         # cell's result is printed, so "no kernel while a cell is running" lasts only the kernel's start (well under
         # the grace) unless the kernel died. A kernel may live and die between two polls (a short notebook lives
         # under 0.5 s): do not require having seen it alive.
-        if find_kernels(process.pid) or read_progress(output.read_text(errors="replace"))[1] is None:
+        if find_kernels(process.pid) or read_progress(read_output())[1] is None:
             gone_since = None
             continue
         gone_since = gone_since or now
         if now - gone_since >= KERNEL_EXIT_GRACE:
             return "kernel_died"
+
+
+def read_tail(handle, limit: int) -> str:
+    """Return the last ``limit`` bytes written to an open file, as text."""
+    size = os.fstat(handle.fileno()).st_size
+    return os.pread(handle.fileno(), limit, max(0, size - limit)).decode(errors="replace")
 
 
 def run_notebook(notebook, name: str, tmp: Path, timeout: float, threads: int | None = None,
@@ -417,7 +461,7 @@ def run_notebook(notebook, name: str, tmp: Path, timeout: float, threads: int | 
     nbformat.write(notebook, copy)
     # An empty ini file in tmp: pytest then reads no configuration or conftest.py around tmp.
     (tmp / "pytest.ini").write_text("[pytest]\n")
-    report, output = tmp / "report.xml", tmp / "pytest-output.txt"
+    report = tmp / "report.xml"
     command = [
         sys.executable, "-m", "pytest", "-c", str(tmp / "pytest.ini"), "--rootdir", str(tmp),
         "-p", "no:cacheprovider", "-p", "nbval.plugin", "--nbval-lax", "--nbval-current-env",
@@ -451,42 +495,51 @@ def run_notebook(notebook, name: str, tmp: Path, timeout: float, threads: int | 
     # The exercise saves its dataset to KIT_DATASET_DIR (else ../data next to the notebook, which
     # would be outside the temporary folder): keep each learner's dataset inside their own run.
     environ[DATASET_ENV] = str(tmp / DATASET_FOLDER)
-    limiter = None
-    if confined:
-        from helpers.models import get_cache_dir
+    with sandbox.borrow_uid() if confined else contextlib.nullcontext() as uid:
+        limiter = limits = None
+        if confined:
+            from helpers.models import get_cache_dir
 
-        (tmp / "home").mkdir()
-        environ["HOME"] = str(tmp / "home")  # the grader's own home is hidden
-        environ["KIT_CACHE_DIR"] = str(get_cache_dir())  # converted models, read-only (prepared by grade_folder)
-        box = sandbox.Sandbox(
-            writable=tmp, read_only=(*sandbox.interpreter_paths(), get_cache_dir()),
-            hidden=(Path.home(), KIT_ROOT.resolve(), *hide), protected=(tmp / KIT_FOLDER,), env=environ, workdir=work,
-        )
-        sandbox.give_to_run_user(tmp)
-        command, limiter = sandbox.build_command(command, box, sandbox.find_bwrap() or "bwrap"), sandbox.make_limiter(box.limits)
-    with open(output, "wb") as sink:
-        process = subprocess.Popen(
-            command, cwd=work, env=environ, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT,
-            start_new_session=True, preexec_fn=limiter,
-        )
-        try:
-            ending = wait_for_pytest(process, timeout, output)
-            if ending != "done":
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        finally:
-            if process.poll() is None:  # interrupted (Ctrl+C, SIGTERM): leave nothing behind
-                os.killpg(process.pid, signal.SIGKILL)
+            (tmp / "home").mkdir()
+            environ["HOME"] = str(tmp / "home")  # the grader's own home is hidden
+            environ["KIT_CACHE_DIR"] = str(get_cache_dir())  # converted models, read-only (prepared by grade_folder)
+            box = sandbox.Sandbox(
+                writable=tmp, read_only=(*sandbox.interpreter_paths(), get_cache_dir()),
+                hidden=(Path.home(), KIT_ROOT.resolve(), *hide), protected=(tmp / KIT_FOLDER,), env=environ,
+                workdir=work, uid=uid, limits=sandbox.Limits(),
+            )
+            sandbox.give_to_run_user(tmp, uid)
+            command = sandbox.build_command(command, box, sandbox.find_bwrap() or "bwrap")
+            limiter, limits = sandbox.make_limiter(box.limits, uid), box.limits
+        # pytest's output goes to a file without a name: the run can neither replace it nor point it elsewhere.
+        with tempfile.TemporaryFile() as sink:
+            process = subprocess.Popen(
+                command, cwd=work, env=environ, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT,
+                start_new_session=True, preexec_fn=limiter,
+            )
+            try:
+                ending = wait_for_pytest(process, timeout, lambda: read_tail(sink, OUTPUT_LIMIT), limits, tmp)
+                if ending != "done":
+                    os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
-            stop_marked_processes(str(tmp))
-    text = output.read_text(errors="replace")
+            finally:
+                if process.poll() is None:  # interrupted (Ctrl+C, SIGTERM): leave nothing behind
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+                stop_marked_processes(str(tmp))
+            text = read_tail(sink, OUTPUT_LIMIT)
     run = {"ending": ending, "cells": {}, "running": None, "problems": [], "kit_edited": hash_folder(kit) != kit_hash}
+    # report.xml is written inside the run's folder: read only if it is still a plain file of a sane size.
+    xml = sandbox.read_regular_file(report, REPORT_LIMIT) if ending == "done" else None
     if ending != "done":
         run["cells"], run["running"] = read_progress(text)
-    elif not report.exists():
+    elif xml is None:
         run["problems"] = ["pytest không tạo báo cáo: " + " ".join(text.strip().splitlines()[-3:])]
     else:
-        run["cells"], run["problems"] = read_junit(report)
+        try:
+            run["cells"], run["problems"] = read_junit(xml)
+        except ElementTree.ParseError as error:
+            run["problems"] = [f"báo cáo của pytest không đọc được: {error}"]
     return run
 
 
@@ -551,6 +604,10 @@ def decide_status(run: dict, row: dict, timeout: float) -> tuple[str, str]:
     if run["ending"] == "timeout":
         where = f" (đang chạy ô code thứ {running + 1})" if running is not None else ""
         status, detail = "timeout", f"quá {timeout:g} giây{where}"
+    elif run["ending"] in ("memory", "disk"):
+        where = f" (đang chạy ô code thứ {running + 1})" if running is not None else ""
+        limits = {name: f"{value / sandbox.GIB:g} GB" for name, value in vars(sandbox.Limits()).items()}
+        status, detail = "error", RUN_STOPPED[run["ending"]].format(**limits) + where
     elif run["ending"] == "kernel_died":
         where = f" khi chạy ô code thứ {running + 1}" if running is not None else ""
         status, detail = "error", f"kernel dừng đột ngột{where} (hết bộ nhớ? os._exit?)"
@@ -573,6 +630,10 @@ def validate_dataset(dataset_check, folder: Path) -> tuple[str, str]:
     """Return (pass, fail or missing; message) for the dataset a run saved into ``folder``, checked in this process."""
     if not (folder / "dataset_info.json").is_file():
         return "missing", ""
+    # Written by the run, read here by the grader: no link to a file of the grader's, no FIFO, nothing huge.
+    unsafe = sandbox.find_unsafe_entry(folder, DATASET_LIMIT)
+    if unsafe:
+        return "fail", f"thư mục tập dữ liệu không đọc được an toàn: {unsafe}"
     try:
         with DATASET_CHECK_LOCK, contextlib.redirect_stdout(io.StringIO()):
             dataset_check(folder)

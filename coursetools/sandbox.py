@@ -15,14 +15,23 @@ macOS, where grading stops unless the instructor asks for unconfined runs (see `
 
 from __future__ import annotations
 
+import contextlib
 import os
+import queue
 import resource
 import shutil
+import stat
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 NOBODY = 65534  # the uid and gid of `nobody` on Debian and Ubuntu
+# As root, runs graded at once (--jobs) get one uid each, so that one run's processes never count against another's
+# RLIMIT_NPROC: nobody, then uids just below it, which Debian and Ubuntu leave unassigned.
+RUN_UIDS: queue.Queue = queue.Queue()
+for _uid in range(NOBODY, NOBODY - 16, -1):
+    RUN_UIDS.put(_uid)
 GIB = 1024 ** 3
 # Variables a run may see besides those the grader sets for it: how the CPU computes (the laptop emulation), which
 # preset and the locale. Everything else (tokens, SSH agents, cloud credentials) stays outside.
@@ -36,8 +45,10 @@ class Limits:
 
     processes: int = 512
     file_bytes: int = 2 * GIB
-    memory_bytes: int = 12 * GIB
+    memory_bytes: int = 12 * GIB  # per process (RLIMIT_DATA)
+    run_memory_bytes: int = 12 * GIB  # all the run's processes together, shared memory included (grading.py watches)
     tmpfs_bytes: int = GIB  # each of the run's private /tmp and /dev/shm (they live in memory)
+    disk_floor_bytes: int = 2 * GIB  # the run is stopped if its folder's disk has less free space than this
 
 
 @dataclass(frozen=True)
@@ -51,6 +62,7 @@ class Sandbox:
     env: dict[str, str] = field(default_factory=dict)
     limits: Limits = Limits()
     workdir: Path | None = None
+    uid: int = NOBODY  # the user the run executes as, when the grader is root
 
 
 def find_bwrap() -> str | None:
@@ -119,7 +131,8 @@ def build_command(command: list[str], box: Sandbox, bwrap: str = "bwrap") -> lis
     args = [bwrap, "--die-with-parent", "--new-session", "--unshare-ipc", "--unshare-pid", "--unshare-net",
             "--unshare-uts", "--unshare-cgroup-try"]
     if not is_root():
-        args.append("--unshare-user")  # an unprivileged bwrap needs a user namespace for its mounts
+        # An unprivileged bwrap needs a user namespace for its mounts; the run may not make one of its own inside it.
+        args += ["--unshare-user", "--disable-userns"]
     args += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     # Shared memory (multiprocessing's semaphores: distilabel's pipelines) and /tmp: private, sticky, size-capped.
     tmpfs = [Path("/dev/shm"), Path("/tmp")]
@@ -133,7 +146,12 @@ def build_command(command: list[str], box: Sandbox, bwrap: str = "bwrap") -> lis
             args.extend(["--perms", "0755", "--dir", str(folder)])
         args.extend(["--perms", "0755", option, str(path)] if option == "--tmpfs" else [option, str(path), str(path)])
 
-    for path in sorted((p for p in box.hidden if p.exists()), key=lambda p: len(p.parts)):  # an outer folder first: the inner one stays hidden
+    # /run holds the sockets of services that act outside any sandbox (the D-Bus session bus and systemd's user
+    # manager, which start processes on request; docker.sock): a run sees an empty one.
+    # The temporary folder too, where TMPDIR puts it elsewhere: other runs' folders live there.
+    hidden = (*box.hidden, Path("/run"), Path(tempfile.gettempdir()).resolve())
+    hidden = [p for p in dict.fromkeys(hidden) if p.exists() and p not in (Path("/tmp"), Path("/dev/shm"))]
+    for path in sorted(hidden, key=lambda p: len(p.parts)):  # an outer folder first: the inner one stays hidden
         mount("--tmpfs", path)  # readable by the run, which may pass through it to what is bound back
         tmpfs.append(path)
     for path in box.read_only:
@@ -148,18 +166,66 @@ def build_command(command: list[str], box: Sandbox, bwrap: str = "bwrap") -> lis
     args += ["--chdir", str(box.workdir or box.writable)]
     if is_root():
         # Not bwrap's --uid: that needs a user namespace, whose uid 0 stays root outside (and uncapped by RLIMIT_NPROC).
-        args += ["--", "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"]
+        # By its absolute path: the run's PATH starts with the venv, and setpriv still runs as root.
+        setpriv = shutil.which("setpriv") or "/usr/bin/setpriv"
+        args += ["--", setpriv, f"--reuid={box.uid}", f"--regid={box.uid}", "--clear-groups", "--"]
     else:
         args.append("--")
     return args + list(command)
 
 
-def give_to_run_user(folder: Path) -> None:
-    """Make the run's folder writable by the user the run executes as (nobody when the grader is root)."""
+@contextlib.contextmanager
+def borrow_uid():
+    """Yield a uid no other run uses meanwhile (as root; otherwise the grader's own uid)."""
+    if not is_root():
+        yield os.getuid()
+        return
+    uid = RUN_UIDS.get()
+    try:
+        yield uid
+    finally:
+        RUN_UIDS.put(uid)
+
+
+def give_to_run_user(folder: Path, uid: int = NOBODY) -> None:
+    """Make the run's folder writable by the user the run executes as (``uid`` when the grader is root)."""
     if not is_root():
         return
     for path in [folder, *folder.rglob("*")]:
-        os.chown(path, NOBODY, NOBODY, follow_symlinks=False)
+        os.chown(path, uid, uid, follow_symlinks=False)
+
+
+def read_regular_file(path: Path, limit: int) -> bytes | None:
+    """Return a file the run wrote, if it is a regular file (not a link, FIFO or device) of at most ``limit`` bytes."""
+    # The run could have replaced it: a symlink to a secret of the grader's, a FIFO that blocks open() forever.
+    try:
+        handle = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(handle)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            return None
+        return os.pread(handle, limit, 0)
+    finally:
+        os.close(handle)
+
+
+def find_unsafe_entry(folder: Path, max_bytes: int) -> str:
+    """Return why a folder the run wrote is unsafe to read (a link, a special file, too big), or ""."""
+    if folder.is_symlink() or not folder.is_dir():
+        return f"{folder.name} không phải một thư mục thường"
+    total = 0
+    for root, folders, files in os.walk(folder):  # does not descend into links
+        for name in folders + files:
+            path = Path(root) / name
+            info = os.lstat(path)
+            if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
+                return f"{path.relative_to(folder)} không phải tệp thường (liên kết, FIFO…)"
+            total += info.st_size
+            if total > max_bytes:
+                return f"lớn hơn {max_bytes // 1024 ** 2} MB"
+    return ""
 
 
 def share_for_reading(folder: Path) -> None:
@@ -187,10 +253,9 @@ def count_processes(uid: int) -> int:
     return count
 
 
-def make_limiter(limits: Limits):
+def make_limiter(limits: Limits, uid: int = NOBODY):
     """Return a function that sets the run's resource limits in the child, before bubblewrap starts."""
-    uid = NOBODY if is_root() else os.getuid()
-    processes = limits.processes + count_processes(uid)
+    processes = limits.processes + count_processes(uid if is_root() else os.getuid())
 
     def set_limits() -> None:
         resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))

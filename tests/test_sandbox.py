@@ -33,6 +33,8 @@ needs_bwrap = pytest.mark.skipif(sandbox.find_bwrap() is None and os.environ.get
 SECRET = "kit-sandbox-secret-7f3a"
 RELEASED = "# CHECK: got\nassert got, 'the attack obtained nothing'"
 SLEEPER = "kit-sandbox-leftover"  # the argv of the process an attack leaves behind
+GIB_FOR_TEST = 1024 ** 3
+sandbox_limits = sandbox.Limits  # the real class, before the attack fixture lowers the memory budget
 
 
 def write_notebook(path, source):
@@ -98,6 +100,17 @@ def build_attacks(folder: Path, port: int) -> dict[str, str]:
         "huge_file": ("got = None\ntry:\n    with open('big', 'wb') as f:\n        f.truncate(3 * 1024 ** 3)\n"
                       "    got = True\nexcept OSError:\n    pass"),
         "huge_memory": "got = None\ntry:\n    block = bytearray(20 * 1024 ** 3); got = True\nexcept MemoryError:\n    pass",
+        # Files the grader reads back after the run: the report forged as a FIFO (would hang an open()) and pytest's
+        # output replaced by a link to a secret; then pytest is killed, so that no real report is written.
+        "report_fifo": ("import os, signal\nos.mkfifo(os.path.join(os.environ['KIT_GRADING_RUN'], 'report.xml'))\n"
+                        "got = True\nos.kill(os.getppid(), signal.SIGKILL)"),
+        "output_link": ("import os, signal\nrun = os.environ['KIT_GRADING_RUN']\n"
+                        f"os.symlink({str(Path.home() / '.kit-sandbox-secret')!r}, os.path.join(run, 'pytest-output.txt'))\n"
+                        "got = True\nos.kill(os.getppid(), signal.SIGKILL)"),
+        # Shared memory is not counted by RLIMIT_DATA: the grader's watch stops the run (limit lowered by the test).
+        "shared_memory": ("import mmap\nblock = mmap.mmap(-1, 1536 * 1024 ** 2)\n"
+                          "for i in range(0, len(block), 4096):\n    block[i] = 1\n"
+                          "import time\ntime.sleep(20)\ngot = True"),
     }
 
 
@@ -130,10 +143,14 @@ def attacked(tmp_path_factory):
     before = {"kit": hash_folder(grading.KIT_ROOT / "helpers"), "site": sorted(p.name for p in site_packages.iterdir())}
     os.environ["KIT_TEST_SECRET"] = SECRET
     started = time.monotonic()
+    patch = pytest.MonkeyPatch()
+    # 1 GB for the whole run: the honest notebook's kernel uses well under it, the shared-memory attack 1.5 GB.
+    patch.setattr(sandbox, "Limits", lambda: sandbox_limits(run_memory_bytes=GIB_FOR_TEST))
     try:
         with contextlib.redirect_stderr(io.StringIO()):
             grade_folder(folder, TIMEOUT, out, jobs=2)
     finally:
+        patch.undo()
         del os.environ["KIT_TEST_SECRET"]
         home_secret.unlink()
         server.close()
@@ -153,7 +170,14 @@ def test_every_attack_is_graded_not_ok(attacked):
     assert all(status != "ok" for status in statuses.values()), statuses
     # Each failed its check because the attack obtained nothing (not because the run broke).
     checks = {name: attacked["rows"][f"a_{name}.ipynb"]["got"] for name in attacked["attacks"]}
-    assert set(checks.values()) == {"fail"}, checks
+    stopped = {"report_fifo", "output_link", "shared_memory"}  # the check never runs: pytest killed, run stopped
+    assert {name: value for name, value in checks.items() if name not in stopped} == dict.fromkeys(
+        set(checks) - stopped, "fail")
+    assert {checks[name] for name in stopped} == {"not_run"}, checks
+    details = {name: attacked["rows"][f"a_{name}.ipynb"]["detail"] for name in stopped}
+    assert details["shared_memory"].startswith("đã dừng: dùng quá"), details
+    assert SECRET not in str(attacked["rows"]) and SECRET not in "".join(
+        path.read_text(encoding="utf-8") for path in (attacked["out"] / "feedback").glob("*.txt"))
 
 
 @needs_bwrap
@@ -236,8 +260,9 @@ def test_the_command_hides_and_clears(tmp_path, monkeypatch):
     text = " ".join(command)
     assert "--unshare-net" in command and "--clearenv" in command and "--die-with-parent" in command
     assert f"--tmpfs {Path.home()}" in text and f"--bind {tmp_path} {tmp_path}" in text
+    assert "--tmpfs /run" in text  # D-Bus, systemd's user manager, docker.sock: services that act outside
     assert SECRET not in text and "--setenv KIT_DTYPE float32" in text
-    assert ("setpriv" in command) == sandbox.is_root()
+    assert any(Path(part).name == "setpriv" and Path(part).is_absolute() for part in command) == sandbox.is_root()
 
 
 def test_a_sandbox_that_cannot_start_stops_grading_first(tmp_path, monkeypatch, capsys):
@@ -251,3 +276,33 @@ def test_a_sandbox_that_cannot_start_stops_grading_first(tmp_path, monkeypatch, 
     error = capsys.readouterr().err
     assert "setting up uid map" in error and "user namespace" in error and "--no-sandbox" in error
     assert not (tmp_path / "out" / "grades.csv").exists()
+
+
+def test_files_the_run_replaced_are_not_followed(tmp_path):
+    secret = tmp_path / "secret"
+    secret.write_text(SECRET)
+    (tmp_path / "link").symlink_to(secret)
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "big").write_bytes(b"x" * 100)
+    (tmp_path / "plain").write_bytes(b"<testsuite/>")
+    assert sandbox.read_regular_file(tmp_path / "link", 1000) is None
+    assert sandbox.read_regular_file(tmp_path / "fifo", 1000) is None  # returns at once: O_NONBLOCK
+    assert sandbox.read_regular_file(tmp_path / "big", 10) is None
+    assert sandbox.read_regular_file(tmp_path / "plain", 1000) == b"<testsuite/>"
+
+
+def test_a_dataset_folder_with_links_or_fifos_is_not_read(tmp_path):
+    dataset = tmp_path / "dataset"
+    dataset.mkdir()
+    (dataset / "dataset_info.json").write_text("{}")
+    assert sandbox.find_unsafe_entry(dataset, 10 ** 6) == ""
+    (dataset / "data-00000-of-00001.arrow").symlink_to(Path.home() / ".ssh" / "id_rsa")
+    assert "không phải tệp thường" in sandbox.find_unsafe_entry(dataset, 10 ** 6)
+    (dataset / "data-00000-of-00001.arrow").unlink()
+    os.mkfifo(dataset / "state.json")
+    assert "không phải tệp thường" in sandbox.find_unsafe_entry(dataset, 10 ** 6)
+    (tmp_path / "elsewhere").symlink_to(dataset, target_is_directory=True)
+    assert "không phải một thư mục thường" in sandbox.find_unsafe_entry(tmp_path / "elsewhere", 10 ** 6)
+    seen = []
+    status, message = grading.validate_dataset(seen.append, dataset)
+    assert status == "fail" and "state.json" in message and seen == []  # the check never ran on it
