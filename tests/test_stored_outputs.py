@@ -116,3 +116,13 @@ def test_stored_run_shows_agreement_from_labels_given_in_the_widget(path):
     assert labelled and int(labelled[1]) > 0, text
     assert re.search(r"Cohen.s kappa \(kể cả hoà\): -?\d", text), text
     assert any("image/png" in o.get("data", {}) for o in cells[0].outputs)  # the plot
+
+
+
+def test_every_stored_output_has_its_execution_count():
+    # nbval stops on a cell with outputs and no count ("Unrun reference cell has outputs"): a cell added by hand with
+    # its output but no count fails `make test` only when the whole notebook runs.
+    unrun = [f"{path.name} cell {number}" for path in COURSE_NOTEBOOKS
+             for number, cell in enumerate(nbformat.read(path, as_version=4).cells)
+             if cell.cell_type == "code" and cell.outputs and cell.execution_count is None]
+    assert unrun == []
