@@ -381,7 +381,8 @@ def measure_memory(pid: int) -> int:
     # memory (mmap) counts here, where RLIMIT_DATA does not see it.
     total = 0
     try:
-        processes = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
     except psutil.Error:
         return 0
     for process in processes:
@@ -480,8 +481,6 @@ def run_notebook(notebook, name: str, tmp: Path, timeout: float, threads: int | 
     environ[MARKER_ENV] = str(tmp)
     if threads and not os.environ.get(THREADS_ENV):  # notebooks graded at once share the cores (helpers/threads.py)
         environ[THREADS_ENV] = str(threads)
-    elif os.environ.get(THREADS_ENV):
-        environ[THREADS_ENV] = os.environ[THREADS_ENV]
     # Before the editable install's finder (appended to sys.meta_path), so the copy is what `import helpers` finds.
     environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tmp / KIT_FOLDER), os.environ.get("PYTHONPATH")]))
     # The kernel's connection file and the learner's temporary files land here too, and are

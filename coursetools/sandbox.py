@@ -35,8 +35,8 @@ for _uid in range(NOBODY, NOBODY - 16, -1):
 GIB = 1024 ** 3
 # Variables a run may see besides those the grader sets for it: how the CPU computes (the laptop emulation), which
 # preset and the locale. Everything else (tokens, SSH agents, cloud credentials) stays outside.
-PASSED_THROUGH = ("KIT_DTYPE", "KIT_PRESET", "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS",
-                  "LANG", "LC_ALL")
+PASSED_THROUGH = ("KIT_DTYPE", "KIT_PRESET", "KIT_CPU_THREADS", "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA",
+                  "MKL_ENABLE_INSTRUCTIONS", "LANG", "LC_ALL")
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,6 @@ def describe_missing() -> str:
 def try_sandbox(bwrap: str) -> str:
     """Start an empty sandbox once; return "" if it works, else why not (bwrap's own message), in Vietnamese."""
     import subprocess
-    import tempfile
 
     with tempfile.TemporaryDirectory(prefix="kit-sandbox-check-") as folder:
         give_to_run_user(Path(folder))
