@@ -164,14 +164,9 @@ def is_clean(row: dict) -> bool:
 
 def expect_pair(row: dict, min_margin: float) -> str:
     """Return "must", "may" or why a rated row must give no pair: invalid_ratings, tie or below_margin."""
-    ratings = row["ratings"]
-    if len(ratings) != len(row["generations"]) or not all(map(is_valid_rating, ratings)):
-        return "invalid_ratings"  # a row with a missing score is dropped whole, never half-used
-    valid = [r for r, t in zip(ratings, row["generations"]) if not is_empty(t)]
-    if len(valid) < 2 or max(valid) == min(valid):
-        return "tie"
-    if max(valid) - min(valid) < min_margin:
-        return "below_margin"
+    reason = pairs_module.find_drop_reason(row, min_margin)
+    if reason:
+        return "tie" if reason == "too_few_completions" else reason  # fewer than two texts: nothing to prefer either
     return "must" if is_clean(row) else "may"  # empty or duplicate texts: the kit drops some such rows
 
 

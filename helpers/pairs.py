@@ -49,22 +49,34 @@ def check_policy(policy: str) -> None:
         raise ValueError(f"Quy tắc chọn cặp `{policy}` không tồn tại. Chọn một trong: {', '.join(POLICIES)}.")
 
 
+def find_drop_reason(row: dict, min_margin: float = 0.0) -> str | None:
+    """Return why a row gives no pair under any policy (invalid_ratings, too_few_completions, tie, below_margin), or None."""
+    # The pair rule, once: pick_pair applies it, helpers/checks.py expects what it implies.
+    generations, ratings = row.get("generations"), row.get("ratings")
+    generations = generations if isinstance(generations, list) else []
+    if not isinstance(ratings, list) or len(ratings) != len(generations) or not all(map(is_valid_rating, ratings)):
+        return "invalid_ratings"  # a row with a missing score is dropped whole, never half-used
+    scores = [rating for rating, text in zip(ratings, generations) if not is_empty(text)]
+    if len(scores) < 2:
+        return "too_few_completions"
+    if max(scores) == min(scores):  # ties are dropped: nothing to prefer
+        return "tie"
+    if max(scores) - min(scores) < min_margin:  # not even the best and the worst are far enough apart
+        return "below_margin"
+    return None
+
+
 def pick_pair(row: dict, policy: str = "best-worst", min_margin: float = 0.0, rng: random.Random | None = None) -> dict | str:
     """Return the pair picked from one row, or the reason (one of REASONS) why the row is dropped."""
     # Hand-written: trl and datasets have no "ratings -> chosen/rejected" step; it is the lesson itself.
     check_policy(policy)
     rng = rng if rng is not None else random.Random(DEFAULT_SEED)
-    generations = row.get("generations")
-    generations = generations if isinstance(generations, list) else []
-    ratings = row.get("ratings")
-    if not isinstance(ratings, list) or len(ratings) != len(generations) or not all(map(is_valid_rating, ratings)):
-        return "invalid_ratings"
+    reason = find_drop_reason(row)  # the margin is checked below, on the pair the policy picks
+    if reason:
+        return reason
+    generations, ratings = row["generations"], row["ratings"]
     candidates = [i for i, text in enumerate(generations) if not is_empty(text)]
-    if len(candidates) < 2:
-        return "too_few_completions"
     best = max(ratings[i] for i in candidates)
-    if all(ratings[i] == best for i in candidates):  # ties are dropped: nothing to prefer
-        return "tie"
     # Ties for the best (or the worst) are broken by order: the first such completion wins.
     chosen = next(i for i in candidates if ratings[i] == best)
     if policy == "best-worst":
