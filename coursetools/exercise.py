@@ -42,8 +42,8 @@ from coursetools.markers import (
     ANY_SOLUTION_LINE, BEGIN_SOLUTION, END_SOLUTION, MARKDOWN_SOLUTION, NBVAL_CHECK_LINE, SOLUTION_ONLY_CODE,
     SOLUTION_ONLY_MARKDOWN, find_malformed_checks, is_check_cell, is_nav_cell,
 )
-from coursetools.navigation import EXERCISE as EXERCISE_PATH
-from coursetools.navigation import render_nav
+from coursetools.links import EXERCISE as EXERCISE_PATH
+from coursetools.links import render_nav
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = ROOT / "solutions" / "preference_dpo_dataset.ipynb"

@@ -10,11 +10,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from coursetools import markers, navigation
+from coursetools import links, markers, navigation
 from coursetools import settings
 
 ROOT = Path(__file__).resolve().parent.parent
-ALL_NOTEBOOKS = [*navigation.list_course(ROOT), navigation.SOLUTION]
+ALL_NOTEBOOKS = [*links.list_course(ROOT), links.SOLUTION]
 LINK = re.compile(r"\]\(([^)]+\.ipynb)\)")
 
 
@@ -29,12 +29,12 @@ def read_setup_cell(path: str) -> nbformat.NotebookNode:
 
 
 def test_course_order_is_lessons_then_the_exercise_then_the_extras():
-    assert navigation.list_course(ROOT) == [
+    assert links.list_course(ROOT) == [
         "notebooks/01_model_pooling.ipynb",
         "notebooks/02_evol_quality.ipynb",
         "notebooks/03_ultrafeedback.ipynb",
         "notebooks/04_best_practices.ipynb",
-        navigation.EXERCISE,
+        links.EXERCISE,
         "notebooks/05_train_dpo.ipynb",
     ]
 
@@ -43,29 +43,29 @@ def test_a_new_notebook_takes_its_place_by_number(tmp_path):
     for name in ("01_a", "04_b", "05_c", "07_d", "Untitled", "05a-x"):
         (tmp_path / "notebooks").mkdir(exist_ok=True)
         (tmp_path / "notebooks" / f"{name}.ipynb").write_text("{}")
-    assert navigation.list_course(tmp_path) == [
-        "notebooks/01_a.ipynb", "notebooks/04_b.ipynb", navigation.EXERCISE, "notebooks/05_c.ipynb", "notebooks/07_d.ipynb",
+    assert links.list_course(tmp_path) == [
+        "notebooks/01_a.ipynb", "notebooks/04_b.ipynb", links.EXERCISE, "notebooks/05_c.ipynb", "notebooks/07_d.ipynb",
     ]
 
 
 def test_glossary_link_goes_to_github_once_a_repository_is_set(monkeypatch):
     monkeypatch.setattr(settings, "REPO", "my-org/kit")
-    assert navigation.make_glossary_url("notebooks/01_model_pooling.ipynb") == (
-        f"https://github.com/my-org/kit/blob/{settings.BRANCH}/README.md#{navigation.GLOSSARY_ANCHOR}"
+    assert links.make_glossary_url("notebooks/01_model_pooling.ipynb") == (
+        f"https://github.com/my-org/kit/blob/{settings.BRANCH}/README.md#{links.GLOSSARY_ANCHOR}"
     )
     monkeypatch.setattr(settings, "REPO", "")
-    assert navigation.make_glossary_url("exercises/preference_dpo_dataset.ipynb") == f"../README.md#{navigation.GLOSSARY_ANCHOR}"
+    assert links.make_glossary_url("exercises/preference_dpo_dataset.ipynb") == f"../README.md#{links.GLOSSARY_ANCHOR}"
 
 
 @pytest.mark.parametrize("path", ALL_NOTEBOOKS)
 def test_nav_cell_links_the_glossary(path):
     nav = read(path).cells[0].source
-    link = f"../README.md#{navigation.GLOSSARY_ANCHOR}"
+    link = f"../README.md#{links.GLOSSARY_ANCHOR}"
     if settings.REPO:  # Colab cannot open a relative .md link: the glossary is read on GitHub
-        link = f"https://github.com/{settings.REPO}/blob/{settings.BRANCH}/README.md#{navigation.GLOSSARY_ANCHOR}"
+        link = f"https://github.com/{settings.REPO}/blob/{settings.BRANCH}/README.md#{links.GLOSSARY_ANCHOR}"
     assert f"📖 [Thuật ngữ]({link})" in nav
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert f'<a id="{navigation.GLOSSARY_ANCHOR}"></a>' in readme
+    assert f'<a id="{links.GLOSSARY_ANCHOR}"></a>' in readme
 
 
 @pytest.mark.parametrize("path", ALL_NOTEBOOKS)
@@ -74,28 +74,28 @@ def test_nav_cell_is_first_with_its_own_badge_and_existing_neighbours(path):
     assert (nb.nbformat, nb.nbformat_minor) == (4, 4) and not any("id" in cell for cell in nb.cells)
     nav = nb.cells[0]
     assert markers.is_nav_cell(nav) and sum(markers.is_nav_cell(cell) for cell in nb.cells) == 1
-    assert navigation.make_badge(path) in nav.source
+    assert links.make_badge(path) in nav.source
     if settings.REPO:
         assert f"(https://colab.research.google.com/github/{settings.REPO}/blob/main/{path})" in nav.source
     else:  # no repository set: no button pretends there is one
-        assert "colab.research.google.com" not in nav.source and navigation.NO_REPO_NOTE in nav.source
-    links = [link for link in LINK.findall(nav.source) if link != navigation.make_colab_url(path)]
-    assert links, "no prev/next link"
-    for link in links:
+        assert "colab.research.google.com" not in nav.source and links.NO_REPO_NOTE in nav.source
+    targets = [link for link in LINK.findall(nav.source) if link != links.make_colab_url(path)]
+    assert targets, "no prev/next link"
+    for link in targets:
         assert not link.startswith("http") and (ROOT / path).parent.joinpath(link).resolve().is_file(), link
-    previous, following = navigation.find_neighbours(path, ROOT)
+    previous, following = links.find_neighbours(path, ROOT)
     expected = [target for target in (previous, following) if target]
-    assert [(ROOT / path).parent.joinpath(link).resolve() for link in links] == [(ROOT / t).resolve() for t in expected]
+    assert [(ROOT / path).parent.joinpath(link).resolve() for link in targets] == [(ROOT / t).resolve() for t in expected]
 
 
 def test_neighbours_chain_the_course_and_the_solution_points_back():
-    assert navigation.find_neighbours("notebooks/01_model_pooling.ipynb", ROOT)[0] is None
-    assert navigation.find_neighbours("notebooks/04_best_practices.ipynb", ROOT)[1] == navigation.EXERCISE
-    assert navigation.find_neighbours(navigation.EXERCISE, ROOT) == (
+    assert links.find_neighbours("notebooks/01_model_pooling.ipynb", ROOT)[0] is None
+    assert links.find_neighbours("notebooks/04_best_practices.ipynb", ROOT)[1] == links.EXERCISE
+    assert links.find_neighbours(links.EXERCISE, ROOT) == (
         "notebooks/04_best_practices.ipynb", "notebooks/05_train_dpo.ipynb",
     )
-    assert navigation.find_neighbours("notebooks/05_train_dpo.ipynb", ROOT) == (navigation.EXERCISE, None)
-    assert navigation.find_neighbours(navigation.SOLUTION, ROOT) == (navigation.EXERCISE, None)
+    assert links.find_neighbours("notebooks/05_train_dpo.ipynb", ROOT) == (links.EXERCISE, None)
+    assert links.find_neighbours(links.SOLUTION, ROOT) == (links.EXERCISE, None)
 
 
 def test_setup_cell_is_the_first_code_cell_right_after_nav_and_identical_everywhere():
@@ -185,9 +185,9 @@ def test_repo_is_checked_and_written_in_one_place(tmp_path, monkeypatch):
     monkeypatch.setattr(settings, "REPO", settings.REPO)
     navigation.set_repo("my-org/preference-datasets-kit", tmp_path)
     assert 'REPO = "my-org/preference-datasets-kit"\n' in (tmp_path / navigation.SETTINGS).read_text()
-    assert navigation.make_badge("notebooks/01_model_pooling.ipynb").startswith("[![Open In Colab]")
+    assert links.make_badge("notebooks/01_model_pooling.ipynb").startswith("[![Open In Colab]")
     assert navigation.make_clone_url() == "https://github.com/my-org/preference-datasets-kit.git"
-    assert "my-org/preference-datasets-kit/blob/main/notebooks/01" in navigation.make_colab_url("notebooks/01")
+    assert "my-org/preference-datasets-kit/blob/main/notebooks/01" in links.make_colab_url("notebooks/01")
 
 
 def test_setup_cell_off_colab_installs_nothing_and_prints_versions(tmp_path):
@@ -215,12 +215,12 @@ def test_readme_table_matches_the_files():
     table = readme.split(markers.TABLE_START, 1)[1].split(markers.TABLE_END, 1)[0].strip()
     assert table == navigation.render_table(ROOT)
     rows = table.split("\n")[2:]
-    assert len(rows) == len(navigation.list_course(ROOT))
-    for row, path in zip(rows, navigation.list_course(ROOT)):
+    assert len(rows) == len(links.list_course(ROOT))
+    for row, path in zip(rows, links.list_course(ROOT)):
         assert f"[`{path}`]({path})" in row and navigation.make_table_badge(path) in row
         assert navigation.LESSON_NUMBER.sub("", navigation.read_title_of(path, ROOT)) in row
-    exercise_row = rows[navigation.list_course(ROOT).index(navigation.EXERCISE)]
-    assert exercise_row.startswith("| 🏋️ |") and f"lời giải: [`{navigation.SOLUTION}`]({navigation.SOLUTION})" in exercise_row
+    exercise_row = rows[links.list_course(ROOT).index(links.EXERCISE)]
+    assert exercise_row.startswith("| 🏋️ |") and f"lời giải: [`{links.SOLUTION}`]({links.SOLUTION})" in exercise_row
 
 
 def test_generated_cells_are_up_to_date_on_the_committed_tree():
@@ -237,7 +237,7 @@ def test_course_cells_are_idempotent_and_update_in_place():
     nb.cells[1].source = "# NBVAL_IGNORE_OUTPUT\n# SETUP: generated by scripts/write_navigation.py\nold()"  # an older marker
     again = navigation.apply_course_cells(nb, path, ROOT)
     assert len(again.cells) == count
-    assert again.cells[0].source == navigation.render_nav(path, ROOT)
+    assert again.cells[0].source == links.render_nav(path, ROOT)
     assert again.cells[1].source == navigation.render_setup()
 
 
@@ -246,14 +246,14 @@ def test_course_cells_are_inserted_into_a_bare_notebook():
     nb = navigation.apply_course_cells(nb, "notebooks/01_model_pooling.ipynb", ROOT)
     assert [markers.is_nav_cell(nb.cells[0]), markers.is_setup_cell(nb.cells[1])] == [True, True]
     assert [cell.source for cell in nb.cells[2:]] == ["# 9. Mới", "x = 1"]
-    assert navigation.read_title(nb) == "9. Mới"
+    assert links.read_title(nb) == "9. Mới"
 
 
 def test_exercise_nav_is_its_own_and_title_is_retitled():
-    exercise = read(navigation.EXERCISE)
-    assert exercise.cells[0].source == navigation.render_nav(navigation.EXERCISE, ROOT)
-    assert navigation.read_title(exercise).endswith("(bài tập)")
-    assert navigation.read_title(read(navigation.SOLUTION)).endswith("(lời giải)")
+    exercise = read(links.EXERCISE)
+    assert exercise.cells[0].source == links.render_nav(links.EXERCISE, ROOT)
+    assert links.read_title(exercise).endswith("(bài tập)")
+    assert links.read_title(read(links.SOLUTION)).endswith("(lời giải)")
 
 
 def test_course_preset_is_chosen_on_cuda_without_override(monkeypatch):
