@@ -46,7 +46,7 @@ class Limits:
     processes: int = 512
     file_bytes: int = 2 * GIB
     memory_bytes: int = 12 * GIB  # per process (RLIMIT_DATA)
-    run_memory_bytes: int = 12 * GIB  # all the run's processes together, shared memory included (grading.py watches)
+    run_memory_bytes: int = 12 * GIB  # all the run's processes together, shared memory included (grading/execute.py watches)
     tmpfs_bytes: int = GIB  # each of the run's private /tmp and /dev/shm (they live in memory)
     disk_floor_bytes: int = 2 * GIB  # the run is stopped if its folder's disk has less free space than this
 

@@ -237,7 +237,7 @@ def compare_verdicts(rows: list[dict], written: dict[str, Variant]) -> list[str]
 
 def run_benchmark(size: int, jobs: int, timeout: float) -> int:
     """Grade a generated class; print the time per submission and the total; return 1 if a verdict is wrong."""
-    from coursetools.grading import grade_folder
+    from coursetools.grading.pipeline import grade_folder
     from helpers.checks import check_saved_dataset
 
     with tempfile.TemporaryDirectory(prefix="grading-benchmark-") as tmp:

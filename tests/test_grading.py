@@ -17,11 +17,16 @@ import psutil
 import pytest
 from datasets import Dataset, load_from_disk
 
-from coursetools import grading, sandbox
-from coursetools.grading import (
-    KIT_COPY_EDITED, KIT_EDITED, MARKER_ENV, NOT_GRADED, apply_reference, find_checks, grade_folder, grade_notebook,
-    hash_folder, main, new_row, summarize_failure, validate_dataset, write_reports,
-)
+from coursetools import sandbox
+from coursetools.grading import execute, pipeline, prepare
+from coursetools.grading.cli import main
+from coursetools.grading.execute import MARKER_ENV
+from coursetools.grading.extract import summarize_failure, validate_dataset
+from coursetools.grading.labels import KIT_COPY_EDITED, KIT_EDITED, NOT_GRADED
+from coursetools.grading.pipeline import grade_folder, grade_notebook
+from coursetools.grading.prepare import Prepared, apply_reference, find_checks, hash_folder
+from coursetools.grading.report import write_reports
+from coursetools.grading.verdict import new_row
 
 TIMEOUT = 15  # seconds per notebook; a kernel starts in about 2 s here
 # Runs are sandboxed where bubblewrap is installed (CI installs it and tests/test_sandbox.py requires it there); on a
@@ -325,8 +330,8 @@ def reference_class(tmp_path_factory):
     reads = []
     started = time.monotonic()
     with scratch_runs(root / "scratch-1") as patch, contextlib.redirect_stderr(io.StringIO()):
-        read_reference = grading.read_reference
-        patch.setattr(grading, "read_reference", lambda path: reads.append(path) or read_reference(path))
+        read_reference = pipeline.read_reference
+        patch.setattr(pipeline, "read_reference", lambda path: reads.append(path) or read_reference(path))
         rows = grade_folder(folder, TIMEOUT, root / "out", reference=reference, dataset_check=check_fake_dataset,
                             sandboxed=SANDBOXED)
     return {"root": root, "reference": reference, "folder": folder, "before": before, "rows": rows, "reads": reads,
@@ -532,11 +537,11 @@ def test_runs_import_a_copy_of_the_kit(tmp_path, sandboxed):
                "checks.write_text(checks.read_text() + '\\n# đã sửa\\n')")
     write_notebook(folder / "a_imports.ipynb", "# CHECK: isolated\n" + in_copy)
     write_notebook(folder / "b_rewrites.ipynb", in_copy + "\n" + rewrite, "# CHECK: isolated\nassert True")
-    kit = hash_folder(grading.KIT_ROOT / "helpers")
+    kit = hash_folder(prepare.KIT_ROOT / "helpers")
     with contextlib.redirect_stderr(io.StringIO()):
         rows = {row["notebook"]: row for row in grade_folder(folder, TIMEOUT, out, jobs=2, sandboxed=sandboxed)}
     assert rows["a_imports.ipynb"]["status"] == "ok" and rows["a_imports.ipynb"]["checks"] == {"isolated": "pass"}
-    assert hash_folder(grading.KIT_ROOT / "helpers") == kit
+    assert hash_folder(prepare.KIT_ROOT / "helpers") == kit
     rewrites = rows["b_rewrites.ipynb"]
     if sandboxed:  # the run's copy is read-only: the write fails in the learner's cell
         assert rewrites["status"] == "error" and "Read-only file system" in rewrites["detail"], rewrites
@@ -552,8 +557,8 @@ def test_a_kit_edited_during_grading_stops_it(tmp_path, monkeypatch, target):
     # Unconfined (--no-sandbox): the write goes through, and grading notices it. In the sandbox the kit is hidden
     # (tests/test_sandbox.py).
     kit, folder, out = tmp_path / "kit", tmp_path / "class", tmp_path / "out"
-    shutil.copytree(grading.KIT_ROOT / "helpers", kit / "helpers", ignore=shutil.ignore_patterns("__pycache__"))
-    monkeypatch.setattr(grading, "KIT_ROOT", kit)
+    shutil.copytree(prepare.KIT_ROOT / "helpers", kit / "helpers", ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(prepare, "KIT_ROOT", kit)
     reference = kit / "reference.ipynb"
     write_notebook(reference, "x = None", FIRST)
     folder.mkdir()
@@ -587,11 +592,11 @@ def test_notebooks_graded_at_once_share_the_cores(tmp_path, monkeypatch, jobs, n
 
     def grade_safely(path, timeout, released, dataset_check, threads=None, hide=()):
         seen.append(threads)
-        row = grading.new_row(path.name)
+        row = new_row(path.name)
         row.update(status="error", detail="test")
         return row
 
-    monkeypatch.setattr(grading, "grade_safely", grade_safely)
+    monkeypatch.setattr(pipeline, "grade_safely", grade_safely)
     with contextlib.redirect_stderr(io.StringIO()):
         grade_folder(folder, TIMEOUT, tmp_path / "out", jobs=jobs, sandboxed=SANDBOXED)
     assert seen == [max(1, count_cores() // 2) if expected == "half" else None] * notebooks
@@ -605,7 +610,7 @@ def test_the_kernel_gets_the_shared_thread_count(tmp_path, monkeypatch):
         seen.update(env)
         raise RuntimeError("stop here")
 
-    monkeypatch.setattr(grading.subprocess, "Popen", popen)
+    monkeypatch.setattr(execute.subprocess, "Popen", popen)
     with pytest.raises(RuntimeError, match="stop here"):
-        grading.run_notebook(nbformat.v4.new_notebook(), "n.ipynb", tmp_path, TIMEOUT, threads=1)
+        execute.run_notebook(Prepared("n.ipynb", nbformat.v4.new_notebook()), tmp_path, TIMEOUT, threads=1)
     assert seen["KIT_CPU_THREADS"] == "1"

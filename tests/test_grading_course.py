@@ -6,7 +6,7 @@ import nbformat
 
 from coursetools import sandbox
 from coursetools.exercise import EXERCISE, SOLUTION
-from coursetools.grading import grade_folder
+from coursetools.grading.pipeline import grade_folder
 from coursetools.submissions import VARIANTS, build_variant, compare_verdicts
 from helpers.checks import check_saved_dataset
 

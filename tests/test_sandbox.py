@@ -23,8 +23,12 @@ import nbformat
 import psutil
 import pytest
 
-from coursetools import grading, sandbox
-from coursetools.grading import SANDBOX_LABELS, UNCONFINED_WARNING, grade_folder, hash_folder
+from coursetools import sandbox
+from coursetools.grading.cli import main as grade_main
+from coursetools.grading.extract import validate_dataset
+from coursetools.grading.labels import SANDBOX_LABELS, UNCONFINED_WARNING
+from coursetools.grading.pipeline import grade_folder
+from coursetools.grading.prepare import KIT_ROOT, hash_folder
 
 TIMEOUT = 60
 # CI installs bubblewrap (.ci/run) and sets KIT_REQUIRE_SANDBOX=1: there a missing bwrap fails instead of skipping.
@@ -66,7 +70,7 @@ def listen_on_host():
 def build_attacks(folder: Path, port: int) -> dict[str, str]:
     """Return the attack notebooks' code by name; each sets ``got`` to what it obtained."""
     site_packages = sysconfig.get_paths()["purelib"]
-    solution = grading.KIT_ROOT / "solutions" / "preference_dpo_dataset.ipynb"
+    solution = KIT_ROOT / "solutions" / "preference_dpo_dataset.ipynb"
     return {
         "network_host": (
             "import socket, os\ngot = None\ntry:\n"
@@ -140,7 +144,7 @@ def attacked(tmp_path_factory):
     write_notebook(folder / "z_honest.ipynb", "got = 1 + 1 == 2")
     honest = (folder / "z_honest.ipynb").read_bytes()
     site_packages = Path(sysconfig.get_paths()["purelib"])
-    before = {"kit": hash_folder(grading.KIT_ROOT / "helpers"), "site": sorted(p.name for p in site_packages.iterdir())}
+    before = {"kit": hash_folder(KIT_ROOT / "helpers"), "site": sorted(p.name for p in site_packages.iterdir())}
     os.environ["KIT_TEST_SECRET"] = SECRET
     started = time.monotonic()
     patch = pytest.MonkeyPatch()
@@ -157,7 +161,7 @@ def attacked(tmp_path_factory):
     yield {
         "rows": read_rows(out / "grades.csv"), "attacks": attacks, "received": received, "out": out,
         "seconds": time.monotonic() - started, "leftovers": find_sleepers(), "honest": honest, "folder": folder,
-        "before": before, "after": {"kit": hash_folder(grading.KIT_ROOT / "helpers"),
+        "before": before, "after": {"kit": hash_folder(KIT_ROOT / "helpers"),
                                     "site": sorted(p.name for p in site_packages.iterdir())},
     }
     for process in find_sleepers():  # a failed test must not leave the attack's process behind
@@ -211,7 +215,7 @@ def test_without_bubblewrap_grading_stops_with_a_clear_message(tmp_path, monkeyp
     folder.mkdir()
     write_notebook(folder / "n.ipynb", "got = True")
     monkeypatch.setattr(sandbox, "find_bwrap", lambda: None)
-    assert grading.main([str(folder), "--out", str(tmp_path / "out")]) == 2
+    assert grade_main([str(folder), "--out", str(tmp_path / "out")]) == 2
     error = capsys.readouterr().err
     assert "bubblewrap" in error and "apt-get install bubblewrap" in error and "--no-sandbox" in error
     assert not (tmp_path / "out" / "grades.csv").exists()
@@ -272,7 +276,7 @@ def test_a_sandbox_that_cannot_start_stops_grading_first(tmp_path, monkeypatch, 
     refused = ["sh", "-c", "echo 'bwrap: setting up uid map: Permission denied' >&2; exit 1"]
     monkeypatch.setattr(sandbox, "find_bwrap", lambda: "/usr/bin/bwrap")
     monkeypatch.setattr(sandbox, "build_command", lambda command, box, bwrap="bwrap": refused)
-    assert grading.main([str(folder), "--out", str(tmp_path / "out")]) == 2
+    assert grade_main([str(folder), "--out", str(tmp_path / "out")]) == 2
     error = capsys.readouterr().err
     assert "setting up uid map" in error and "user namespace" in error and "--no-sandbox" in error
     assert not (tmp_path / "out" / "grades.csv").exists()
@@ -304,5 +308,5 @@ def test_a_dataset_folder_with_links_or_fifos_is_not_read(tmp_path):
     (tmp_path / "elsewhere").symlink_to(dataset, target_is_directory=True)
     assert "không phải một thư mục thường" in sandbox.find_unsafe_entry(tmp_path / "elsewhere", 10 ** 6)
     seen = []
-    status, message = grading.validate_dataset(seen.append, dataset)
+    status, message = validate_dataset(seen.append, dataset)
     assert status == "fail" and "state.json" in message and seen == []  # the check never ran on it
