@@ -11,9 +11,11 @@ from coursetools.submissions import VARIANTS, build_variant, compare_verdicts
 from helpers.checks import check_saved_dataset
 
 CHECKS = ["pooled", "ratings", "pairs", "candidates", "final_ratings", "final_pairs", "dataset"]
-# One of each kind of answer (the benchmark, `python -m coursetools submissions --benchmark`, grades them all).
-GRADED = ("distilabel_format_step", "swapped_texts_kept_scores", "final_rated_forgotten", "emptied_check",
-          "raises_exception_tag", "shadowed_check")
+# Each run of the real exercise costs its models' generation (~110 s on one core), so only what small notebooks cannot
+# show runs here: a wrong answer that only the real checks on real ratings catch, and an attack from the learner's own
+# cells on those checks. Edited, emptied, tagged, renamed or deleted check cells are graded with small notebooks in
+# tests/test_grading.py; `make grade-benchmark` grades all 23 variants (30 submissions) of the real exercise.
+GRADED = ("swapped_texts_kept_scores", "shadowed_check")
 
 
 def test_a_class_of_submissions_gets_the_expected_verdicts(tmp_path):
@@ -42,7 +44,6 @@ def test_a_class_of_submissions_gets_the_expected_verdicts(tmp_path):
     assert untouched["saved_dataset"] == "missing"
     assert rows["c_broken.ipynb"]["status"] == "invalid"
     assert compare_verdicts([rows[name] for name in written], written) == []
-    assert rows["d_emptied_check.ipynb"]["checks"]["pairs"] == "edited"
 
     header = (out / "grades.csv").read_text(encoding="utf-8-sig").splitlines()[0].split(",")
     assert header[5:12] == CHECKS and "saved_dataset" in header
