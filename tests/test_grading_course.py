@@ -12,10 +12,11 @@ from helpers.checks import check_saved_dataset
 
 CHECKS = ["pooled", "ratings", "pairs", "candidates", "final_ratings", "final_pairs", "dataset"]
 # Each run of the real exercise costs its models' generation (~110 s on one core), so only what small notebooks cannot
-# show runs here: a wrong answer that only the real checks on real ratings catch, and an attack from the learner's own
-# cells on those checks. Edited, emptied, tagged, renamed or deleted check cells are graded with small notebooks in
-# tests/test_grading.py; `make grade-benchmark` grades all 23 variants (30 submissions) of the real exercise.
-GRADED = ("swapped_texts_kept_scores", "shadowed_check")
+# show runs here: a wrong answer that only the real checks on real ratings catch (chosen and rejected swapped), made by
+# a learner who also replaced the check function from their own cell. Edited, emptied, tagged, renamed or deleted check
+# cells are graded with small notebooks in tests/test_grading.py; `make grade-benchmark` grades all 23 variants
+# (30 submissions) of the real exercise.
+GRADED = ("shadowed_check",)
 
 
 def test_a_class_of_submissions_gets_the_expected_verdicts(tmp_path):
@@ -47,5 +48,5 @@ def test_a_class_of_submissions_gets_the_expected_verdicts(tmp_path):
 
     header = (out / "grades.csv").read_text(encoding="utf-8-sig").splitlines()[0].split(",")
     assert header[5:12] == CHECKS and "saved_dataset" in header
-    feedback = (out / "feedback" / "d_swapped_texts_kept_scores.txt").read_text(encoding="utf-8")
+    feedback = (out / "feedback" / "d_shadowed_check.txt").read_text(encoding="utf-8")
     assert "❌ pairs" in feedback and "đảo chosen và rejected" in feedback
