@@ -371,16 +371,54 @@ def check_saved_dataset(out_dir) -> None:
     # Only the hand-rated rows have ratings known outside the learner's kernel: their pairs are checked in full.
     folder = Path(out_dir)
     assert (folder / "dataset_info.json").is_file(), f"Không có tập dữ liệu đã lưu trong {folder.name}/."
-    texts = check_format(read_saved(folder))
+    dataset = read_saved(folder)
+    texts = check_format(dataset)
     hand = index_rows([dict(row) for row in course.HAND_RATED_3], "HAND_RATED_3")
     unknown = [prompt for prompt, _, _ in texts if prompt not in hand and prompt not in course.EXERCISE_INSTRUCTIONS]
     assert not unknown, f"Tập dữ liệu có prompt không thuộc bài tập: {unknown[0]!r}."
     same = sum(chosen == rejected for _, chosen, rejected in texts)
     assert not same, f"{same} hàng có chosen giống hệt rejected."
     judged = [{"prompt": p, "chosen": c, "rejected": r} for p, c, r in texts if p not in hand]
+    assert judged, (
+        "Tập dữ liệu chỉ có cặp của các hàng chấm tay (HAND_RATED_3), không có cặp nào từ điểm của giám khảo — hãy lưu "
+        "`final_pairs`, các cặp của mọi hàng."
+    )
     assert len({pair["prompt"] for pair in judged}) == len(judged), (
         "Một hướng dẫn xuất hiện ở nhiều hàng — mỗi hướng dẫn cho nhiều nhất một cặp."
     )
     hand_pairs = [{"prompt": p, "chosen": c, "rejected": r} for p, c, r in texts if p in hand]
     verify_pairs(hand_pairs, hand, "best-random-lower", FINAL_MARGIN, "các hàng chấm tay (HAND_RATED_3)")
+    check_saved_columns(dataset, hand)
     report_pass(f"Tập dữ liệu đã lưu: {len(texts)} hàng kiểu conversational; các cặp của hàng chấm tay đúng quy ước.")
+
+
+def check_saved_columns(dataset, hand: dict[str, dict]) -> None:
+    """Check a saved dataset's optional score and model columns by type, margin and, on the hand-rated rows, by value."""
+    # Optional, and None where unknown: the kit's to_dataset always writes them (pairs from labels have no scores).
+    for number, example in enumerate(dataset, start=1):
+        prompt = example["prompt"][-1]["content"]
+        row, where = hand.get(prompt), f"Hàng {number} ({prompt!r})"
+        for side in ("chosen", "rejected"):
+            text = example[side][-1]["content"]
+            if example.get(f"score_{side}") is not None:
+                score = example[f"score_{side}"]
+                assert is_valid_rating(score), f"{where}: `score_{side}` phải là một điểm từ 1 đến 5, không phải {score!r}."
+                assert row is None or score in find_ratings(row, text), (
+                    f"{where}: `score_{side}` là {score}, nhưng phần `{side}` được chấm {find_ratings(row, text)[0]} — "
+                    "cột điểm có bị đảo hay lệch hàng không?"
+                )
+            if example.get(f"{side}_model") is not None:
+                model = example[f"{side}_model"]
+                assert isinstance(model, str) and model.strip(), (
+                    f"{where}: `{side}_model` phải là tên mô hình (chuỗi) đã viết phần `{side}`, không phải {model!r}."
+                )
+                writers = [] if row is None else [m for t, m in zip(row["generations"], row["generation_models"]) if t == text]
+                assert row is None or model in writers, (
+                    f"{where}: `{side}_model` là {model!r}, nhưng phần `{side}` do {writers[0]!r} viết — cột mô hình có "
+                    "bị đảo không?"
+                )
+        if example.get("score_chosen") is not None and example.get("score_rejected") is not None:
+            assert example["score_chosen"] - example["score_rejected"] >= FINAL_MARGIN, (
+                f"{where}: `score_chosen` {example['score_chosen']} phải cao hơn `score_rejected` {example['score_rejected']} "
+                f"ít nhất {FINAL_MARGIN} điểm (MIN_MARGIN) — cột điểm có bị đảo không?"
+            )

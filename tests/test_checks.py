@@ -1217,6 +1217,28 @@ def swapped_spell_pair(pairs, rated):
 def dog_pairs_only(pairs, rated): return stage("pairs")[0], rated  # the 🐕 pairs: [5, 1] is right, the rest is missing
 
 
+def saved_hand_rows_only(pairs, out):
+    """The hand-rated rows' pairs alone: every pair the grader can verify is right, but the judge's rows are gone."""
+    return save(to_dataset([p for p in pairs if p["prompt"] not in Q], style="conversational"), out)
+
+
+def saved_with_rows_changed(change):
+    """A wrong saved dataset: the right 🦁 pairs' rows (scores and models kept) changed by ``change(row)``, then saved."""
+    def variant(pairs, out):
+        return save(as_dataset([change(row) for row in conversational_rows(pairs)]), out)
+    variant.__name__ = f"saved_{change.__name__}"
+    return variant
+
+
+def scores_swapped(row): return {**row, "score_chosen": row["score_rejected"], "score_rejected": row["score_chosen"]}
+def models_swapped(row): return {**row, "chosen_model": row["rejected_model"], "rejected_model": row["chosen_model"]}
+def score_as_text(row): return {**row, "score_chosen": str(row["score_chosen"])}
+
+
+def judged_scores_too_close(row):
+    return {**row, "score_rejected": row["score_chosen"] - 1} if row["prompt"][-1]["content"] in Q else row
+
+
 WRONG_SAVED = [
     (saved_unknown_prompt, "prompt không thuộc bài tập: 'What is real data?'"),
     (saved_duplicate_prompt, "Một hướng dẫn xuất hiện ở nhiều hàng"),
@@ -1238,6 +1260,11 @@ WRONG_SAVED = [
     (saved_after(sky_two_best_paired), f"({SKY!r}): rejected được 5 điểm, chosen 5"),
     (saved_after(hand_row_duplicated), f"Hướng dẫn {SPELL!r} cho hai cặp"),
     (saved_after(hand_chosen_edited), f"({FRUIT!r}): `chosen` không phải một phần hoàn thành của hàng này"),
+    (saved_hand_rows_only, "chỉ có cặp của các hàng chấm tay (HAND_RATED_3), không có cặp nào từ điểm của giám khảo"),
+    (saved_with_rows_changed(scores_swapped), "cột điểm có bị đảo"),
+    (saved_with_rows_changed(models_swapped), "cột mô hình có bị đảo không?"),
+    (saved_with_rows_changed(score_as_text), "`score_chosen` phải là một điểm từ 1 đến 5, không phải '"),
+    (saved_with_rows_changed(judged_scores_too_close), "ít nhất 2 điểm (MIN_MARGIN) — cột điểm có bị đảo không?"),
 ]
 
 
