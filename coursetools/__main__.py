@@ -7,7 +7,7 @@ import sys
 
 # command -> module whose main(argv) runs it
 COMMANDS = {
-    "grade": "coursetools.grading",
+    "grade": "coursetools.grading.cli",
     "navigation": "coursetools.navigation",
     "exercise": "coursetools.exercise",
     "outputs": "coursetools.outputs",

@@ -389,7 +389,7 @@ def test_released_checks_details_and_columns(reference_class):
     assert details["f_saves_wrong.ipynb"] == "saved_dataset: tập dữ liệu phải có đúng một hàng y = 2"
     assert details["g_untouched.ipynb"] == "ô code thứ 1: NotImplementedError: TODO: gán x = 1"
     summary = (reference_class["out"] / "grades.txt").read_text(encoding="utf-8").splitlines()
-    assert "Tổng: 8 notebook — 1 đạt, 2 chưa đạt, 1 lỗi, 4 can thiệp vào việc chấm (ô kiểm tra bị sửa/xoá hoặc mã của khóa học bị sửa)" in summary
+    assert "Tổng: 8 notebook — 1 đạt, 2 chưa đạt, 1 lỗi, 4 can thiệp vào việc chấm (ô kiểm tra bị sửa/xoá, mã của khóa học bị sửa, hoặc kiểm tra lại ngoài kernel không đạt)" in summary
     assert "  first: 5/8 (bị sửa: 1)" in summary and "  second: 3/8 (bị sửa: 2, thiếu: 2)" in summary
     assert summary[-1] == "Tập dữ liệu đã lưu (saved_dataset, kiểm tra ngoài kernel của học viên): " \
                           "3 đạt, 2 chưa đạt, 3 chưa lưu tập dữ liệu"
@@ -404,7 +404,7 @@ def test_feedback_with_reference(reference_class):
         "Bài đã đạt. Làm tốt lắm!\n"
     )
     empties = read("b_empties").splitlines()
-    assert empties[1] == "Kết quả: can thiệp vào việc chấm (ô kiểm tra bị sửa/xoá hoặc mã của khóa học bị sửa) — bị sửa: second"
+    assert empties[1] == "Kết quả: can thiệp vào việc chấm (ô kiểm tra bị sửa/xoá, mã của khóa học bị sửa, hoặc kiểm tra lại ngoài kernel không đạt) — bị sửa: second"
     assert ("⚠️ second: ô kiểm tra bị sửa — bài được chấm bằng ô kiểm tra gốc: chưa đạt — "
             "AssertionError: y phải bằng 2 * x") in empties
     assert "❌ Tập dữ liệu lưu trên đĩa: chưa đạt — tập dữ liệu phải có đúng một hàng y = 2" in empties
@@ -549,7 +549,7 @@ def test_runs_import_a_copy_of_the_kit(tmp_path, sandboxed):
     # Unconfined, the write goes through and is detected: tampered, whatever its checks gave.
     assert (rewrites["status"], rewrites["detail"], rewrites["checks"]) == ("tampered", KIT_COPY_EDITED, {"isolated": "pass"})
     feedback = (out / "feedback" / "b_rewrites.txt").read_text(encoding="utf-8").splitlines()
-    assert feedback[1] == f"Kết quả: can thiệp vào việc chấm (ô kiểm tra bị sửa/xoá hoặc mã của khóa học bị sửa) — {KIT_COPY_EDITED}"
+    assert feedback[1] == f"Kết quả: can thiệp vào việc chấm (ô kiểm tra bị sửa/xoá, mã của khóa học bị sửa, hoặc kiểm tra lại ngoài kernel không đạt) — {KIT_COPY_EDITED}"
 
 
 @pytest.mark.parametrize("target", ["helpers/checks.py", "reference.ipynb"])

@@ -18,13 +18,11 @@ One notebook goes through small steps, one module each, that hand typed values o
 2. ``execute`` — run it with nbval in a temporary folder inside bubblewrap → ``Artefacts`` (how it ended, pytest's
    output and junit report read back as untrusted files, whether its kit copy changed, its dataset folder).
 3. ``extract`` — parse the report or the progress lines → ``Outcomes``; check the saved dataset in the grader.
-4. ``verdict`` — each check's value, the notebook's status and detail (the row).
+4. ``recheck`` — the released checks again, in a fresh ``python -I`` process with the pristine kit, on the values the
+   run dumped as plain JSON; then ``verdict`` — each check's value, the notebook's status and detail (the row).
 5. ``report`` — grades.csv, grades.txt, feedback/.
 
 ``pipeline`` chains them for a notebook and a folder (jobs, the kit's hashes, Ctrl+C), ``cli`` is the command line,
-``labels`` holds the Vietnamese words they share.
+``labels`` holds the Vietnamese words they share. This package imports none of them: the fresh process of ``recheck``
+loads only what it needs.
 """
-
-from coursetools.grading.cli import main
-
-__all__ = ["main"]

@@ -40,7 +40,7 @@ import nbformat
 import psutil  # installed with IPython (a Jupyter requirement on Linux and macOS)
 
 from coursetools import sandbox
-from coursetools.grading import prepare
+from coursetools.grading import prepare, recheck
 from coursetools.grading.extract import read_progress
 from helpers.storage import DATASET_ENV
 from helpers.threads import THREADS_ENV
@@ -68,6 +68,7 @@ class Artefacts:
     report: bytes | None  # report.xml: None when the run did not end by itself, or left no plain, bounded file
     kit_edited: bool  # the run's copy of helpers/ differs from what was copied
     dataset: Path  # the folder the run saved its dataset into (KIT_DATASET_DIR), inside the run's folder
+    values: bytes | None = None  # what the grader's last cell dumped (recheck.py): a plain, bounded file, or None
 
 
 def find_marked_processes(marker: str) -> list[psutil.Process]:
@@ -200,6 +201,7 @@ def build_environment(tmp: Path, threads: int | None, confined: bool) -> dict[st
     # The exercise saves its dataset to KIT_DATASET_DIR (else ../data next to the notebook, which
     # would be outside the temporary folder): keep each learner's dataset inside their own run.
     environ[DATASET_ENV] = str(tmp / DATASET_FOLDER)
+    environ[recheck.VALUES_ENV] = str(tmp / recheck.VALUES_FILE)  # the grader's last cell writes the checked values here
     return environ
 
 
@@ -265,4 +267,5 @@ def run_notebook(prepared: prepare.Prepared, tmp: Path, timeout: float, threads:
             output = read_tail(sink, OUTPUT_LIMIT)
     # report.xml is written inside the run's folder: read only if it is still a plain file of a sane size.
     xml = sandbox.read_regular_file(report, REPORT_LIMIT) if ending == "done" else None
-    return Artefacts(ending, output, xml, prepare.hash_folder(kit) != kit_hash, tmp / DATASET_FOLDER)
+    values = sandbox.read_regular_file(tmp / recheck.VALUES_FILE, recheck.VALUES_LIMIT) if ending == "done" else None
+    return Artefacts(ending, output, xml, prepare.hash_folder(kit) != kit_hash, tmp / DATASET_FOLDER, values)

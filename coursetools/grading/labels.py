@@ -11,7 +11,7 @@ STATUS_LABELS = {
     "failed": "chưa đạt",
     "error": "lỗi",
     "timeout": "quá giờ",
-    "tampered": "can thiệp vào việc chấm (ô kiểm tra bị sửa/xoá hoặc mã của khóa học bị sửa)",
+    "tampered": "can thiệp vào việc chấm (ô kiểm tra bị sửa/xoá, mã của khóa học bị sửa, hoặc kiểm tra lại ngoài kernel không đạt)",
     "invalid": "không đọc được",
     "no_checks": "không có ô kiểm tra",
 }
@@ -26,6 +26,7 @@ DATASET_LABELS = {"pass": "đạt", "fail": "chưa đạt", "missing": "chưa l�
 SANDBOX_LABELS = {True: "bubblewrap", False: "KHÔNG (--no-sandbox)"}
 KIT_COPY_EDITED = "bài nộp đã sửa mã của khóa học (helpers/)"
 KIT_EDITED = "bài nộp đã sửa tệp của khóa học ngoài thư mục tạm"
+RECHECK_DISAGREES = "ô kiểm tra đạt trong kernel nhưng không đạt khi chấm lại ngoài kernel"
 NOT_GRADED = "chưa chấm: khóa học bị sửa trong khi chấm"
 RUN_STOPPED = {  # filled with the limits in force (sandbox.Limits)
     "memory": "đã dừng: dùng quá {run_memory_bytes} bộ nhớ",
@@ -41,7 +42,8 @@ NEXT_STEPS = {
              "(Kernel → Restart Kernel and Run All Cells) trước khi nộp lại.",
     "timeout": "Notebook chạy quá thời gian cho phép: hãy tìm ô chạy mãi hoặc quá lâu, rồi chạy lại toàn bộ notebook.",
     "tampered": "Hãy giữ nguyên các ô `# CHECK:` như trong bài tập gốc (không sửa, không xoá, không đổi tên, "
-                "không thêm tag), đừng sửa mã của khóa học (helpers/), rồi chạy lại toàn bộ notebook trước khi nộp lại.",
+                "không thêm tag), đừng sửa mã của khóa học (helpers/) hay thay các hàm mà ô kiểm tra gọi, rồi chạy lại toàn "
+                "bộ notebook trước khi nộp lại.",
     "invalid": "Tệp này không mở được như một notebook: hãy tải lại tệp .ipynb từ Jupyter (File → Download) và nộp lại.",
     "no_checks": "Notebook không có ô `# CHECK:` nào: có lẽ bạn đã nộp nhầm tệp; hãy nộp notebook bài tập.",
 }

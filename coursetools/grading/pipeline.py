@@ -29,9 +29,10 @@ from pathlib import Path
 from coursetools import sandbox
 from coursetools.grading import prepare
 from coursetools.grading.execute import STOPPING, run_notebook
-from coursetools.grading.extract import read_outcomes, validate_dataset
+from coursetools.grading.extract import DATASET_LIMIT, read_outcomes, validate_dataset
 from coursetools.grading.labels import KIT_EDITED, NOT_GRADED, SANDBOX_LABELS, STATUS_LABELS, shorten
 from coursetools.grading.prepare import hash_kit, prepare_notebook, read_reference
+from coursetools.grading.recheck import recheck
 from coursetools.grading.report import default_out_dir, write_reports
 from coursetools.grading.verdict import fill_row, new_row
 from helpers.threads import count_cores
@@ -60,8 +61,16 @@ def grade_notebook(path, timeout: float = DEFAULT_TIMEOUT, reference=None, datas
         artefacts = run_notebook(prepared, Path(tmp), timeout, threads, hide)
         if dataset_check is not None:  # read before the run's folder goes
             row["saved_dataset"], row["dataset_message"] = validate_dataset(dataset_check, artefacts.dataset)
+        # The released checks again, outside the learner's kernel, on what it dumped (a run that did not end has no dump).
+        rechecks = {}
+        if artefacts.ending == "done" and prepared.calls:
+            # The checks read the saved dataset (OUT_DIR): readable by the recheck's user, and only if safe to read.
+            dataset = () if sandbox.find_unsafe_entry(artefacts.dataset, DATASET_LIMIT) else (artefacts.dataset,)
+            for folder in dataset:
+                sandbox.share_for_reading(folder)
+            rechecks = recheck(prepared.calls, artefacts.values, dataset, prepare.KIT_ROOT, hide is not None)
     outcomes = read_outcomes(artefacts.ending, artefacts.output, artefacts.report)
-    fill_row(row, prepared, released, outcomes, artefacts.ending, artefacts.kit_edited, timeout)
+    fill_row(row, prepared, released, outcomes, artefacts.ending, artefacts.kit_edited, timeout, rechecks)
     row["seconds"] = round(time.monotonic() - started)
     return row
 

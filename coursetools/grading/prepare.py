@@ -24,6 +24,7 @@ from pathlib import Path
 
 import nbformat
 
+from coursetools.grading.recheck import CheckCall, build_dump_cell, read_check_calls
 from coursetools.markers import find_check_names, is_check_cell
 
 ROOT = Path(__file__).resolve().parents[2]  # coursetools/grading/prepare.py -> the repository
@@ -41,6 +42,8 @@ class Prepared:
     notebook: nbformat.NotebookNode
     checks: dict[int, list[str]] = field(default_factory=dict)  # check names by code-cell number (nbval's numbering)
     edited: set[str] = field(default_factory=set)  # checks whose learner cell differed from the released one
+    calls: dict[str, CheckCall] = field(default_factory=dict)  # the checks run again outside the kernel (recheck.py)
+    dump_cell: int | None = None  # the grader's own last code cell, which writes what those checks read
 
 
 def find_checks(notebook) -> dict[int, list[str]]:
@@ -92,7 +95,12 @@ def prepare_notebook(path: Path, released: dict | None) -> Prepared:
     for cell in notebook.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
-    return Prepared(Path(path).name, notebook, checks, edited)
+    calls = read_check_calls(released) if released is not None else {}
+    dump_cell = None
+    if calls:  # last, after every learner cell: nbval's numbers of the cells before it do not change
+        dump_cell = sum(cell.cell_type == "code" for cell in notebook.cells)
+        notebook.cells.append(nbformat.v4.new_code_cell(build_dump_cell(calls)))
+    return Prepared(Path(path).name, notebook, checks, edited, calls, dump_cell)
 
 
 def hash_file(path: Path) -> str:

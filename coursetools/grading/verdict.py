@@ -10,7 +10,8 @@ Statuses (CSV code / summary label): ``ok`` (đạt) every check passes, and the
 đạt) some check did not pass, or they all did but the saved dataset did not (detail "saved_dataset: <message>");
 ``error`` (lỗi) a non-check cell failed, the kernel died, or the run was stopped over its memory or disk budget;
 ``timeout`` (quá giờ); ``tampered`` (can thiệp vào việc chấm) some check edited or missing (detail "bị sửa: a; bị xoá:
-b"), or the kit edited; ``invalid`` (không đọc được) not a notebook nbformat can read, not run; ``no_checks`` (không có ô
+b"), or the kit edited, or a check that passed in the kernel failed when run again outside it (recheck.py);
+``invalid`` (không đọc được) not a notebook nbformat can read, not run; ``no_checks`` (không có ô
 kiểm tra) without a reference, no check cell. When several apply: invalid, tampered (kit edited first), timeout, error,
 failed, ok.
 """
@@ -19,8 +20,11 @@ from __future__ import annotations
 
 from coursetools import sandbox
 from coursetools.grading.extract import Outcomes, summarize_failure
-from coursetools.grading.labels import DATASET_LABELS, FEEDBACK_WIDTH, KIT_COPY_EDITED, RUN_STOPPED, shorten
+from coursetools.grading.labels import (
+    DATASET_LABELS, FEEDBACK_WIDTH, KIT_COPY_EDITED, RECHECK_DISAGREES, RUN_STOPPED, shorten,
+)
 from coursetools.grading.prepare import Prepared
+from coursetools.grading.recheck import NOT_RECHECKED
 
 CHECK_RANK = {"pass": 0, "not_run": 1, "fail": 2}  # a name used by several cells takes the worst
 
@@ -28,7 +32,8 @@ CHECK_RANK = {"pass": 0, "not_run": 1, "fail": 2}  # a name used by several cell
 def new_row(name: str) -> dict:
     """Return the grade row of a notebook before grading: no status, no value."""
     return {"notebook": name, "status": "", "checks_passed": 0, "checks_total": 0, "seconds": 0, "checks": {},
-            "detail": "", "outcomes": {}, "saved_dataset": "", "dataset_message": "", "cell_error": None, "sandbox": ""}
+            "detail": "", "outcomes": {}, "saved_dataset": "", "dataset_message": "", "cell_error": None, "sandbox": "",
+            "disagreeing": []}
 
 
 def decide_check(result: tuple[str, str] | None) -> str:
@@ -87,6 +92,9 @@ def decide_status(ending: str, kit_edited: bool, outcomes: Outcomes, row: dict, 
     tampering = describe_tampering(row["checks"])
     if tampering:
         return "tampered", shorten(tampering)
+    if row.get("disagreeing"):  # its checks passed in the kernel and failed on the same values outside it
+        name = row["disagreeing"][0]
+        return "tampered", shorten(f"{RECHECK_DISAGREES}: {', '.join(row['disagreeing'])} — {name}: {row['outcomes'][name][1]}")
     running = outcomes.running
     failing = [name for name, value in row["checks"].items() if value != "pass"]
     if ending == "timeout":
@@ -114,10 +122,27 @@ def decide_status(ending: str, kit_edited: bool, outcomes: Outcomes, row: dict, 
     return ("no_checks" if not row["outcomes"] else status), shorten(detail)
 
 
+def apply_rechecks(outcomes: dict[str, tuple[str, str]], rechecks: dict[str, tuple[str, str]],
+                   calls: dict) -> list[str]:
+    """Let a check pass only if it passed again outside the kernel; return the checks that passed only inside it."""
+    disagreeing = []
+    for name, (value, _) in list(outcomes.items()):
+        if name in calls and value == "pass":
+            again, message = rechecks.get(name, ("fail", NOT_RECHECKED))
+            if again != "pass":
+                outcomes[name] = ("fail", shorten(message, FEEDBACK_WIDTH))
+                disagreeing.append(name)
+    return disagreeing
+
+
 def fill_row(row: dict, prepared: Prepared, released: dict | None, outcomes: Outcomes, ending: str, kit_edited: bool,
-             timeout: float) -> dict:
+             timeout: float, rechecks: dict[str, tuple[str, str]] | None = None) -> dict:
     """Fill a notebook's row (its saved_dataset already decided) with its checks' values, status and detail."""
+    # The grader's own last cell is not the learner's: its outcome is neither a check nor a cell error.
+    cells = {number: result for number, result in outcomes.cells.items() if number != prepared.dump_cell}
+    outcomes = Outcomes(cells, None if outcomes.running == prepared.dump_cell else outcomes.running, outcomes.problems)
     row["outcomes"] = collect_outcomes(outcomes.cells, prepared.checks)
+    row["disagreeing"] = apply_rechecks(row["outcomes"], rechecks or {}, prepared.calls) if ending == "done" else []
     names = list(released if released is not None else row["outcomes"])
     row["checks"] = decide_values(names, row["outcomes"], prepared.edited)
     row["cell_error"] = find_cell_error(outcomes.cells, prepared.checks)

@@ -1,0 +1,264 @@
+"""Step 4a, check again outside the kernel: the released checks run on the values the run dumped, in a fresh process.
+
+The released check cells still run in the learner's kernel, after the learner's code, which can patch what they call
+(``importlib.reload``, ``helpers.__path__``, IPython's input transformers ...). So the grader appends one cell of its own
+at the end of the notebook: it writes the variables the check calls read (``checks.check_pairs(pairs, rated, ...)``) to
+a JSON file, as plain JSON: a ``str`` subclass that equals every text, a list that lies about its length, any object
+with its own ``__eq__`` becomes plain text, numbers and lists on the way. After the run, a new ``python -I`` process with
+the pristine kit (no learner code, no PYTHONPATH, its own sandbox) calls the same check functions on those values and
+says pass or fail. A check counts only if it passed in the kernel and again here (pipeline, verdict).
+
+Only check cells that end with one call ``checks.check_<name>(...)`` whose arguments are variable names, constants or
+the kit's own values (``checks.course.HAND_RATED``) are checked again: the exercise's seven are. Others (the small
+notebooks of the tests) keep their kernel outcome alone. What the learner's code writes into the dump is still the
+learner's: values made up to be right pass here as in the kernel (checks that recompute the judge's ratings are future
+work); what it cannot do any more is make a wrong value pass.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+VALUES_ENV = "KIT_CHECKED_VALUES"  # where the run's dump cell writes (set by execute.build_environment)
+VALUES_FILE = "checked-values.json"  # inside the run's folder
+VALUES_LIMIT = 64 * 1024 ** 2  # a larger dump is not read
+RESULT_LIMIT = 1024 ** 2
+RECHECK_TIMEOUT = 300  # seconds for all the checks of one notebook (the saved dataset is read from disk)
+DATASET_TAG = "__kit_dataset__"  # a datasets.Dataset, dumped as its rows
+UNREADABLE_TAG = "__kit_unreadable__"  # a value plain JSON cannot hold (its type's name)
+NOT_RECHECKED = "không kiểm tra lại được ngoài kernel"
+
+
+@dataclass(frozen=True)
+class CheckCall:
+    """The one call a released check cell ends with: a function of helpers.checks and its arguments."""
+
+    function: str
+    args: tuple = ()  # each ("var", name), ("kit", "course.HAND_RATED") or ("const", value)
+    kwargs: tuple = ()  # (keyword, argument) pairs, arguments as above
+
+    def variables(self) -> list[str]:
+        """Return the names of the kernel variables this call reads, in order."""
+        return [value for kind, value in (*self.args, *(arg for _, arg in self.kwargs)) if kind == "var"]
+
+
+def read_argument(node: ast.expr) -> tuple[str, object]:
+    """Return one argument of a check call as (kind, value); ValueError for anything else."""
+    if isinstance(node, ast.Name):
+        return "var", node.id
+    if isinstance(node, ast.Constant):
+        return "const", node.value
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.insert(0, node.attr)
+        node = node.value
+    if isinstance(node, ast.Name) and node.id == "checks" and parts:
+        return "kit", ".".join(parts)
+    raise ValueError(ast.dump(node))
+
+
+def read_check_call(source: str) -> CheckCall | None:
+    """Return the ``checks.check_<name>(...)`` call a check cell ends with, or None when it has no such call."""
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return None
+    last = body[-1] if body else None
+    if not (isinstance(last, ast.Expr) and isinstance(last.value, ast.Call)):
+        return None
+    call, function = last.value, last.value.func
+    if not (isinstance(function, ast.Attribute) and isinstance(function.value, ast.Name)
+            and function.value.id == "checks" and function.attr.startswith("check_")):
+        return None
+    try:
+        args = tuple(read_argument(arg) for arg in call.args)
+        kwargs = tuple((keyword.arg, read_argument(keyword.value)) for keyword in call.keywords if keyword.arg)
+    except ValueError:
+        return None
+    if any(isinstance(arg, ast.Starred) for arg in call.args) or any(k.arg is None for k in call.keywords):
+        return None
+    return CheckCall(function.attr, args, kwargs)
+
+
+def read_check_calls(released: dict) -> dict[str, CheckCall]:
+    """Return the check calls of the released check cells that can be run again outside the kernel, by check name."""
+    calls = {name: read_check_call(cell.source) for name, cell in released.items()}
+    return {name: call for name, call in calls.items() if call is not None}
+
+
+# The dump cell runs in the learner's kernel: self-contained, no name it leaves behind but one.
+DUMP_CELL = '''# Bộ chấm: ghi lại các biến mà ô kiểm tra đọc (JSON thuần), để chấm lại chúng ngoài kernel này.
+def _kit_dump_checked_values(names):
+    import json, os
+
+    def plain(value, depth=0):
+        if depth > 50:
+            raise ValueError("nested too deep")
+        if value is None or type(value) is bool:
+            return value
+        if isinstance(value, int):
+            return int.__int__(value)
+        if isinstance(value, float):
+            return float.__float__(value)
+        if isinstance(value, str):
+            return str.__str__(value)
+        if isinstance(value, os.PathLike):  # OUT_DIR
+            return plain(os.fspath(value), depth + 1)
+        kind = type(value)
+        if kind.__module__.split(".")[0] == "numpy" and hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+            return plain(value.item(), depth + 1)
+        if kind.__name__ == "Dataset" and kind.__module__.split(".")[0] == "datasets":
+            return {"%(dataset)s": plain(value.to_list(), depth + 1)}
+        if isinstance(value, dict):
+            return {str.__str__(key): plain(item, depth + 1) for key, item in dict.items(value) if isinstance(key, str)}
+        if isinstance(value, (list, tuple)):
+            return [plain(item, depth + 1) for item in (list.__iter__(value) if isinstance(value, list) else tuple.__iter__(value))]
+        return {"%(unreadable)s": kind.__name__}
+
+    values = {}
+    for name in names:
+        if name in globals():
+            try:
+                values[name] = plain(globals()[name])
+            except Exception as error:
+                values[name] = {"%(unreadable)s": type(error).__name__}
+    with open(os.environ["%(env)s"], "w", encoding="utf-8") as handle:
+        json.dump(values, handle)
+
+
+_kit_dump_checked_values(%(names)r)
+del _kit_dump_checked_values'''
+
+
+def build_dump_cell(calls: dict[str, CheckCall]) -> str:
+    """Return the source of the cell that writes every variable the check calls read."""
+    names = list(dict.fromkeys(name for call in calls.values() for name in call.variables()))
+    return DUMP_CELL % {"dataset": DATASET_TAG, "unreadable": UNREADABLE_TAG, "env": VALUES_ENV, "names": names}
+
+
+def decode(value):
+    """Return a dumped value as the checks expect it: Datasets rebuilt from their rows, the rest as plain JSON gave it."""
+    if isinstance(value, dict):
+        if set(value) == {DATASET_TAG}:
+            from datasets import Dataset
+
+            return Dataset.from_list(value[DATASET_TAG])
+        if set(value) == {UNREADABLE_TAG}:
+            raise AssertionError(f"Giá trị kiểu {value[UNREADABLE_TAG]} không chấm lại được ngoài kernel "
+                                 "(chỉ danh sách, dict, chuỗi, số và datasets.Dataset).")
+        return {key: decode(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [decode(item) for item in value]
+    return value
+
+
+def resolve(argument, values: dict, checks):
+    """Return one argument's value: a dumped variable, one of the kit's own values, or a constant."""
+    kind, value = argument
+    if kind == "const":
+        return value
+    if kind == "kit":
+        found = checks
+        for part in value.split("."):
+            found = getattr(found, part)
+        return found
+    if value not in values:
+        raise AssertionError(f"Biến `{value}` không có sau khi chạy notebook — hãy chạy lại toàn bộ notebook từ đầu.")
+    return decode(values[value])
+
+
+def run_checks(calls: dict, values: dict) -> dict[str, tuple[str, str]]:
+    """Call each check on the dumped values with the pristine kit; return (pass or fail, message) by check name."""
+    import helpers.checks as checks
+
+    results = {}
+    for name, spec in calls.items():
+        call = CheckCall(spec["function"], tuple(map(tuple, spec["args"])), tuple((k, tuple(a)) for k, a in spec["kwargs"]))
+        try:
+            args = [resolve(arg, values, checks) for arg in call.args]
+            kwargs = {key: resolve(arg, values, checks) for key, arg in call.kwargs}
+            with contextlib.redirect_stdout(io.StringIO()):
+                getattr(checks, call.function)(*args, **kwargs)
+        except AssertionError as error:
+            results[name] = ("fail", str(error) or "AssertionError")
+        except Exception as error:  # a value of the wrong shape fails like a wrong value
+            results[name] = ("fail", f"{type(error).__name__}: {error}")
+        else:
+            results[name] = ("pass", "")
+    return results
+
+
+def main() -> int:
+    """In the fresh process: read {"calls", "values"} as JSON on stdin, write the results as JSON on stdout."""
+    request = json.load(sys.stdin)
+    json.dump(run_checks(request["calls"], request["values"]), sys.stdout)
+    return 0
+
+
+def encode_calls(calls: dict[str, CheckCall]) -> dict:
+    """Return the check calls as JSON for the fresh process."""
+    return {name: {"function": call.function, "args": [list(arg) for arg in call.args],
+                   "kwargs": [[key, list(arg)] for key, arg in call.kwargs]} for name, call in calls.items()}
+
+
+def build_command(kit_root: Path) -> list[str]:
+    """Return the fresh process's command: isolated mode (no PYTHONPATH, no user site, no current folder) and the kit."""
+    code = (f"import sys; sys.path.insert(0, {str(kit_root)!r}); "
+            "from coursetools.grading.recheck import main; sys.exit(main())")
+    return [sys.executable, "-I", "-c", code]
+
+
+def recheck(calls: dict[str, CheckCall], dumped: bytes | None, read_only: tuple[Path, ...], kit_root: Path,
+            sandboxed: bool) -> dict[str, tuple[str, str]]:
+    """Run the check calls again on a run's dumped values in a fresh process; return (pass or fail, message) by name.
+
+    ``read_only``: what the checks may read besides the kit and the interpreter (the run's saved dataset).
+    """
+    from coursetools import sandbox
+
+    if not calls:
+        return {}
+    try:
+        values = json.loads(dumped) if dumped is not None else None
+    except ValueError:
+        values = None
+    if not isinstance(values, dict):
+        return {name: ("fail", f"{NOT_RECHECKED}: không có tệp giá trị hợp lệ do ô cuối của bộ chấm ghi")
+                for name in calls}
+    request = json.dumps({"calls": encode_calls(calls), "values": values})
+    command = build_command(kit_root)
+    with tempfile.TemporaryDirectory(prefix="grading-recheck-") as scratch, \
+            sandbox.borrow_uid() if sandboxed else contextlib.nullcontext(os.getuid()) as uid:
+        environ = {"HOME": scratch, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+        limiter = None
+        if sandboxed:
+            box = sandbox.Sandbox(writable=Path(scratch), read_only=(*sandbox.interpreter_paths(), kit_root, *read_only),
+                                  hidden=(Path.home(),), env=environ, uid=uid)
+            sandbox.give_to_run_user(Path(scratch), uid)
+            command = sandbox.build_command(command, box, sandbox.find_bwrap() or "bwrap")
+            limiter = sandbox.make_limiter(box.limits, uid)
+        else:
+            environ = {**os.environ, **environ}
+            environ.pop("PYTHONPATH", None)
+        try:
+            done = subprocess.run(command, input=request, capture_output=True, text=True, env=environ,
+                                  timeout=RECHECK_TIMEOUT, preexec_fn=limiter, cwd=scratch)
+        except subprocess.TimeoutExpired:
+            return {name: ("fail", f"{NOT_RECHECKED}: quá {RECHECK_TIMEOUT} giây") for name in calls}
+    try:
+        results = json.loads(done.stdout[:RESULT_LIMIT]) if done.returncode == 0 else None
+    except ValueError:
+        results = None
+    if not isinstance(results, dict):
+        error = " ".join(done.stderr.strip().splitlines()[-2:])
+        return {name: ("fail", f"{NOT_RECHECKED}: {error}") for name in calls}
+    return {name: (str(value[0]), str(value[1])) for name, value in results.items() if name in calls}

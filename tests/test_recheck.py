@@ -1,0 +1,183 @@
+"""Checks run again outside the learner's kernel: the calls read from the released cells, the dump, the fresh process,
+and notebooks whose checks pass only because the kernel was patched (graded for real, model-free)."""
+
+import contextlib
+import io
+import json
+import os
+
+import nbformat
+import pytest
+
+from coursetools import sandbox
+from coursetools.grading import prepare, recheck
+from coursetools.grading.labels import RECHECK_DISAGREES
+from coursetools.grading.pipeline import grade_folder
+from coursetools.grading.recheck import CheckCall, build_dump_cell, read_check_call, read_check_calls
+
+SANDBOXED = sandbox.find_bwrap() is not None  # required in CI (tests/test_sandbox.py)
+RELOAD = "import importlib, helpers.checks\nchecks = importlib.reload(helpers.checks)\n"
+CHECK = "# CHECK: fmt\n" + RELOAD + "checks.check_format(dataset)"
+GOOD = ("from datasets import Dataset\n"
+        "dataset = Dataset.from_list([{'prompt': [{'role': 'user', 'content': 'Q?'}], "
+        "'chosen': [{'role': 'assistant', 'content': 'Yes.'}], 'rejected': [{'role': 'assistant', 'content': 'No.'}]}])")
+WRONG = ("from datasets import Dataset\n"  # TRL's standard style: plain texts, not the conversational messages asked for
+         "dataset = Dataset.from_list([{'prompt': 'Q?', 'chosen': 'Yes.', 'rejected': 'No.'}])")
+# Patches from the learner's own cells that make the released check pass inside the kernel.
+FAKE_RELOAD = ("import importlib, types\n"
+               "fake = types.ModuleType('helpers.checks')\n"
+               "fake.__getattr__ = lambda name: (lambda *args, **kwargs: print('✅'))  # every check passes\n"
+               "importlib.reload = lambda module: fake")
+DUMP_REMOVED = "import os\nos.environ.pop('KIT_CHECKED_VALUES', None)"
+
+
+def test_the_exercises_checks_are_all_read_as_calls():
+    calls = read_check_calls(prepare.read_reference(prepare.DEFAULT_REFERENCE))
+    assert list(calls) == ["pooled", "ratings", "pairs", "candidates", "final_ratings", "final_pairs", "dataset"]
+    assert calls["final_pairs"] == CheckCall("check_pairs", (("var", "final_pairs"), ("var", "final_rated"),
+                                                             ("kit", "course.HAND_RATED_3")),
+                                             (("policy", ("const", "best-random-lower")), ("min_margin", ("const", 2))))
+    assert calls["dataset"].variables() == ["dataset", "final_pairs", "OUT_DIR"]
+
+
+@pytest.mark.parametrize("source", [
+    "assert x == 1",  # a small notebook's check: kept in the kernel only
+    RELOAD + "checks.check_format(dataset)\nprint('done')",  # not the last statement
+    RELOAD + "checks.check_format(dataset[0])",  # an argument that is not a name, a constant or the kit's
+    RELOAD + "checks.check_format(*args)",
+    RELOAD + "helpers.checks.check_format(dataset)",
+    "checks.check_format(",
+])
+def test_other_check_cells_are_not_checked_again(source):
+    assert read_check_call(source) is None
+
+
+class Anything(str):
+    """A text equal to every other: the kind of value that fools a check inside the kernel."""
+
+    def __eq__(self, other):
+        return True
+
+    __hash__ = str.__hash__
+
+
+class Opaque:
+    pass
+
+
+def dump(values: dict, tmp_path) -> dict:
+    """Run the dump cell on ``values`` as the kernel would; return the JSON it wrote."""
+    calls = {"c": CheckCall("check_x", tuple(("var", name) for name in [*values, "absent"]))}
+    target = tmp_path / "values.json"
+    os.environ[recheck.VALUES_ENV] = str(target)
+    try:
+        exec(build_dump_cell(calls), dict(values))
+    finally:
+        del os.environ[recheck.VALUES_ENV]
+    return json.loads(target.read_text(encoding="utf-8"))
+
+
+def test_the_dump_keeps_only_plain_values(tmp_path):
+    import numpy
+    from datasets import Dataset
+
+    got = dump({"text": Anything("Yes."), "rows": ({"a": numpy.int64(3), "b": [1.5, None, True]},),
+                "data": Dataset.from_list([{"x": 1}]), "path": tmp_path, "odd": Opaque()}, tmp_path)
+    assert got == {"text": "Yes.", "rows": [{"a": 3, "b": [1.5, None, True]}], "data": {recheck.DATASET_TAG: [{"x": 1}]},
+                   "path": str(tmp_path), "odd": {recheck.UNREADABLE_TAG: "Opaque"}}
+    assert type(got["text"]) is str and "absent" not in got
+
+
+def test_values_are_decoded_for_the_checks():
+    from datasets import Dataset
+
+    decoded = recheck.decode({"d": {recheck.DATASET_TAG: [{"x": 1}]}, "l": [{"y": [2]}]})
+    assert isinstance(decoded["d"], Dataset) and decoded["d"].to_list() == [{"x": 1}] and decoded["l"] == [{"y": [2]}]
+    with pytest.raises(AssertionError, match="Giá trị kiểu Opaque không chấm lại được"):
+        recheck.decode({recheck.UNREADABLE_TAG: "Opaque"})
+
+
+def conversational(**texts):
+    return {recheck.DATASET_TAG: [{"prompt": [{"role": "user", "content": texts.get("prompt", "Q?")}],
+                                   "chosen": [{"role": "assistant", "content": "Yes."}],
+                                   "rejected": [{"role": "assistant", "content": "No."}]}]}
+
+
+def run_again(values: dict, **call) -> dict:
+    calls = {"fmt": CheckCall("check_format", (("var", "dataset"),)), **call}
+    return recheck.recheck(calls, json.dumps(values).encode(), (), prepare.KIT_ROOT, SANDBOXED)
+
+
+def test_a_fresh_process_runs_the_checks_on_the_values():
+    assert run_again({"dataset": conversational()}) == {"fmt": ("pass", "")}
+    value, message = run_again({"dataset": {recheck.DATASET_TAG: [{"prompt": "Q?", "chosen": "Y", "rejected": "N"}]}})["fmt"]
+    assert value == "fail" and "Hàng 1 chưa theo kiểu conversational của TRL" in message
+    value, message = run_again({})["fmt"]
+    assert value == "fail" and "Biến `dataset` không có sau khi chạy notebook" in message
+    kit = {"hand": CheckCall("check_pairs", (("var", "pairs"), ("var", "rated"), ("kit", "course.HAND_RATED")))}
+    value, message = run_again({"dataset": conversational(), "pairs": [], "rated": []}, **kit)["hand"]
+    assert value == "fail" and message  # the kit's own value reached the check, which found no pair
+
+
+def test_no_dump_or_a_broken_one_is_not_a_pass():
+    calls = {"fmt": CheckCall("check_format", (("var", "dataset"),))}
+    for dumped in (None, b"{not json", b"[1, 2]"):
+        value, message = recheck.recheck(calls, dumped, (), prepare.KIT_ROOT, SANDBOXED)["fmt"]
+        assert value == "fail" and message.startswith(recheck.NOT_RECHECKED)
+
+
+def test_the_fresh_process_ignores_pythonpath(tmp_path, monkeypatch):
+    fake = tmp_path / "helpers"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("")
+    (fake / "checks.py").write_text("def check_format(*a, **k):\n    pass\n")  # a planted, always-passing kit
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    value, _ = run_again({"dataset": {recheck.DATASET_TAG: [{"prompt": "Q?", "chosen": "Y", "rejected": "N"}]}})["fmt"]
+    assert value == "fail"
+
+
+def write(path, *sources):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in sources]
+    nbformat.write(nb, path)
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """A released notebook whose check calls a real check function, and submissions that patch the kernel."""
+    root = tmp_path_factory.mktemp("recheck")
+    write(root / "reference.ipynb", "dataset = None", CHECK)
+    folder = root / "class"
+    folder.mkdir()
+    write(folder / "a_honest.ipynb", GOOD, CHECK)
+    write(folder / "b_wrong.ipynb", WRONG, CHECK)
+    write(folder / "c_wrong_reload_patched.ipynb", WRONG + "\n" + FAKE_RELOAD, CHECK)
+    write(folder / "d_right_dump_removed.ipynb", GOOD + "\n" + DUMP_REMOVED, CHECK)
+    with contextlib.redirect_stderr(io.StringIO()):
+        rows = grade_folder(folder, 120, root / "out", reference=root / "reference.ipynb", jobs=2, sandboxed=SANDBOXED)
+    return {row["notebook"]: row for row in rows}
+
+
+def test_an_honest_notebook_passes_inside_and_outside(graded):
+    row = graded["a_honest.ipynb"]
+    assert (row["status"], row["checks"], row["detail"]) == ("ok", {"fmt": "pass"}, ""), row
+
+
+def test_a_wrong_answer_fails_as_before(graded):
+    row = graded["b_wrong.ipynb"]
+    assert row["status"] == "failed" and "conversational" in row["detail"], row
+
+
+def test_a_check_made_to_pass_in_the_kernel_fails_outside_it(graded):
+    row = graded["c_wrong_reload_patched.ipynb"]
+    assert row["status"] == "tampered" and row["checks"] == {"fmt": "fail"}, row
+    assert row["detail"].startswith(RECHECK_DISAGREES + ": fmt — fmt: Hàng 1 chưa theo kiểu conversational")
+
+
+def test_a_run_that_leaves_no_dump_is_not_believed(graded):
+    row = graded["d_right_dump_removed.ipynb"]
+    assert row["status"] == "tampered" and recheck.NOT_RECHECKED in row["detail"], row
+
+
+def test_the_graders_own_cell_is_no_cell_error(graded):
+    assert all(row["cell_error"] is None for row in graded.values())
