@@ -224,6 +224,7 @@ def recheck(calls: dict[str, CheckCall], dumped: bytes | None, read_only: tuple[
     ``read_only``: what the checks may read besides the kit and the interpreter (the run's saved dataset).
     """
     from coursetools import sandbox
+    from helpers.models import get_cache_dir
 
     if not calls:
         return {}
@@ -238,10 +239,12 @@ def recheck(calls: dict[str, CheckCall], dumped: bytes | None, read_only: tuple[
     command = build_command(kit_root)
     with tempfile.TemporaryDirectory(prefix="grading-recheck-") as scratch, \
             sandbox.borrow_uid() if sandboxed else contextlib.nullcontext(os.getuid()) as uid:
-        environ = {"HOME": scratch, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+        # The converted models, read-only: check_pooled asks the preset for its writers' names, which resolves them.
+        environ = {"HOME": scratch, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
+                   "KIT_CACHE_DIR": str(get_cache_dir())}
         limiter = None
         if sandboxed:
-            box = sandbox.Sandbox(writable=Path(scratch), read_only=(*sandbox.interpreter_paths(), kit_root, *read_only),
+            box = sandbox.Sandbox(writable=Path(scratch), read_only=(*sandbox.interpreter_paths(), kit_root, get_cache_dir(), *read_only),
                                   hidden=(Path.home(),), env=environ, uid=uid)
             sandbox.give_to_run_user(Path(scratch), uid)
             command = sandbox.build_command(command, box, sandbox.find_bwrap() or "bwrap")
