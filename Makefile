@@ -69,8 +69,8 @@ determinism: venv
 # A laptop CPU without bf16 or AVX-512, emulated: float32, torch/oneDNN/MKL capped at AVX2.
 LAPTOP_ENV := KIT_DTYPE=float32 ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2
 
-# The checked cells on the emulated laptop CPU; learners need not. CI runs it on the notebooks whose code differs on a
-# laptop (LAPTOP_NOTEBOOKS, see .ci/run); maintainers run all of them (`../shared/scripts/fresh-clone-check --laptop`).
+# The checked cells on the emulated laptop CPU; learners need not. CI runs it on the solution (LAPTOP_NOTEBOOKS, see
+# .ci/run); maintainers run all of them (`../shared/scripts/fresh-clone-check --laptop`).
 LAPTOP_NOTEBOOKS ?= notebooks solutions
 test-laptop: venv
 	$(LAPTOP_ENV) $(BIN)/pytest -p no:cacheprovider --nbval-lax $(LAPTOP_NOTEBOOKS)
