@@ -47,9 +47,9 @@ def rate_known_pairs(pairs: list[dict], judge: str = DEFAULT_JUDGE, method: str 
     rows = build_sanity_rows(pairs)
     model = None if preset else judge
     if method == "probs":
-        task = build_judge(structured=False, preset=preset, model=model)
+        task = build_judge(preset=preset, model=model, method="probs")
     else:
-        task = build_judge(structured=True, num_completions=2 if method == "json" else 1, preset=preset, model=model)
+        task = build_judge(num_completions=2 if method == "json" else 1, preset=preset, model=model, method="json")
     task.load()  # loading is not judging: the seconds below are the judgements' alone
     start = time.perf_counter()
     if method == "probs":

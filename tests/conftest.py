@@ -20,10 +20,10 @@ def fresh_cache(tmp_path_factory):
 @pytest.fixture(scope="session")
 def offline_llm(fresh_cache, monkeypatch_session):
     """The offline judge role, loaded in this process from the freshly converted folder."""
-    from helpers.presets import load_llm
+    from helpers.presets import OFFLINE_JUDGES, load_llm
 
     monkeypatch_session.setenv("KIT_CACHE_DIR", str(fresh_cache[0]))
-    llm = load_llm("judge", "offline")
+    llm = load_llm(OFFLINE_JUDGES["smollm2-135m"], "offline")
     llm.load()
     return llm
 

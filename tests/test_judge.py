@@ -89,13 +89,13 @@ def test_mask_follows_the_scores_device_and_width(processor_for, tokenizer):
 
 def test_the_schema_goes_only_where_the_task_asks_for_it(fresh_cache, monkeypatch):
     from helpers.judge import KitUltraFeedback
-    from helpers.presets import load_llm
+    from helpers.presets import OFFLINE_JUDGES, load_llm
 
     monkeypatch.setenv("KIT_CACHE_DIR", str(fresh_cache[0]))
-    structured = KitUltraFeedback(llm=load_llm("judge", "offline"), aspect="overall-rating")
+    structured = KitUltraFeedback(llm=load_llm(OFFLINE_JUDGES["smollm2-135m"], "offline"), aspect="overall-rating")
     structured._set_default_structured_output()
     assert structured.llm.structured_output == {"format": "json", "schema": build_rating_schema(2)}
-    plain = KitUltraFeedback(llm=load_llm("judge", "offline"), aspect="overall-rating", use_default_structured_output=False)
+    plain = KitUltraFeedback(llm=load_llm(OFFLINE_JUDGES["smollm2-135m"], "offline"), aspect="overall-rating", use_default_structured_output=False)
     plain._set_default_structured_output()
     assert plain.llm.structured_output is None
 
@@ -121,7 +121,7 @@ def structured_judge(fresh_cache):
     import os
 
     os.environ["KIT_CACHE_DIR"] = str(fresh_cache[0])
-    judge = build_judge(structured=True, num_completions=2, preset="offline")
+    judge = build_judge(structured=True, num_completions=2, preset="offline", model="smollm2-135m")
     judge.load()
     return judge
 
@@ -209,18 +209,18 @@ def test_judges_of_one_model_share_its_weights_and_schema(structured_judge):
     # Notebook 4 builds nine judges of the same model: one loaded copy and one grammar serve them all.
     from helpers import llm as kit_llm
 
-    honest = build_judge(structured=True, num_completions=2, aspect="honesty", preset="offline")
+    honest = build_judge(structured=True, num_completions=2, aspect="honesty", preset="offline", model="smollm2-135m")
     honest.load()
     assert honest.llm._pipeline is structured_judge.llm._pipeline
     assert honest.llm._logits_processor[0].grammar is structured_judge.llm._logits_processor[0].grammar
     assert honest.llm._logits_processor[0] is not structured_judge.llm._logits_processor[0]  # own state
-    short = build_judge(structured=True, num_completions=2, with_rationales=False, preset="offline")
+    short = build_judge(structured=True, num_completions=2, with_rationales=False, preset="offline", model="smollm2-135m")
     short.load()
     assert short.llm._logits_processor[0].grammar != structured_judge.llm._logits_processor[0].grammar
     rated = rate(short, [{"instruction": "What is 2 + 2?", "generations": ["4.", "Bananas."]}])
     assert all(r in {1, 2, 3, 4, 5} for r in rated[0]["ratings"]) and len(rated[0]["ratings"]) == 2
     kit_llm.forget_loaded_models()
-    fresh = build_judge(structured=True, num_completions=2, preset="offline")
+    fresh = build_judge(structured=True, num_completions=2, preset="offline", model="smollm2-135m")
     fresh.load()
     assert fresh.llm._pipeline is not structured_judge.llm._pipeline
 
@@ -242,10 +242,37 @@ def test_untyped_aspects_rate_then_explain(aspect):
 
 def test_helpfulness_judge_writes_distilabels_columns_for_that_aspect(fresh_cache, monkeypatch):
     monkeypatch.setenv("KIT_CACHE_DIR", str(fresh_cache[0]))
-    judge = build_judge(aspect="helpfulness", preset="offline")
+    judge = build_judge(aspect="helpfulness", preset="offline", model="smollm2-135m")
     judge.load()
     row = rate(judge, [{"instruction": "What is 2 + 2?", "generations": ["4", "5"]}])[0]
     assert set(judge.outputs) <= set(row)
     for column in ("types", "ratings", "rationales", "rationales-for-ratings"):
         assert len(row[column]) == 2, column
     assert all(t in (None, 1, 2, 3) for t in row["types"]) and all(r in (1, 2, 3, 4, 5) for r in row["ratings"])
+
+
+def test_token_probability_judge_runs_as_a_distilabel_task(fresh_cache, monkeypatch):
+    # The offline judge's way to rate (helpers/presets.py, QWEN_JUDGE), run here on the 135M model: process() gives
+    # every completion an expected rating in 1-5 from one forward pass, the same whatever the other rows.
+    from helpers.judge import TokenProbUltraFeedback, score_with_token_probs
+
+    monkeypatch.setenv("KIT_CACHE_DIR", str(fresh_cache[0]))
+    judge = build_judge(num_completions=2, preset="offline", model="smollm2-135m", method="probs")
+    assert isinstance(judge, TokenProbUltraFeedback)
+    judge.load()
+    rows = [
+        {"instruction": "What is the capital of France?", "generations": ["Paris.", "Berlin, in Spain."]},
+        {"instruction": "What is 2 + 2?", "generations": ["4.", "Bananas are yellow.", "Four."]},
+    ]
+    rated = rate(judge, rows)
+    assert [row["instruction"] for row in rated] == [row["instruction"] for row in rows]
+    for row, source in zip(rated, rows):
+        assert row["generations"] == source["generations"] and len(row["ratings"]) == len(source["generations"])
+        assert all(isinstance(r, float) and 1 <= r <= 5 for r in row["ratings"])
+        assert row["rationales"] == [None] * len(source["generations"]) and row["model_name"] == judge.llm.model_name
+    assert rate(judge, rows[1:])[0]["ratings"] == rated[1]["ratings"]  # alone as among others
+    # One pass per text, no shared rubric: the same scores in float32; bf16 rounds the two splits apart (measured up
+    # to 0.1 on this model).
+    full = score_with_token_probs(judge, rows, share_prefix=False)
+    tolerance = 0 if judge.llm.torch_dtype == "float32" else 0.15
+    assert all(abs(a - b) <= tolerance for row, again in zip(rated, full) for a, b in zip(row["ratings"], again["ratings"]))

@@ -86,7 +86,7 @@ def test_cpu_dtype_follows_the_cpu_and_the_environment(monkeypatch):
     assert presets.choose_cpu_dtype("") == "float32"
     monkeypatch.setenv(presets.DTYPE_ENV, "float32")
     assert presets.choose_cpu_dtype("amx_bf16") == "float32"
-    assert presets.load_llm("judge", "offline").torch_dtype == "float32"
+    assert presets.load_llm("generator_a", "offline").torch_dtype == "float32"
 
 
 @pytest.mark.parametrize("cpu_dtype, weights, compute", [("bfloat16", "bfloat16", None), ("float32", "bfloat16", "float32")])
@@ -105,3 +105,28 @@ def test_an_unknown_offline_judge_is_named():
 
     with pytest.raises(ValueError, match="Không có giám khảo offline 'qwen-7b'.*qwen-1.5b"):
         build_judge(model="qwen-7b")
+
+
+@pytest.mark.parametrize("preset", ["offline", "offline-gemma"])
+def test_the_offline_judge_is_the_1_5b_rating_by_token_probabilities(monkeypatch, preset):
+    from helpers.judge import TokenProbUltraFeedback, build_judge
+
+    monkeypatch.setattr(presets, "resolve_model", lambda model: f"/models/{model}")
+    assert presets.get_role("judge", preset) is presets.OFFLINE_JUDGES["qwen-1.5b"]
+    judge = build_judge(num_completions=3, preset=preset)
+    assert isinstance(judge, TokenProbUltraFeedback) and judge.num_completions == 3
+    assert judge.llm.model == f"/models/offline:{presets.QWEN_1_5B.name}"
+    assert presets.get_role("generator_a", preset).model == presets.OFFLINE_MODEL  # the 135M still writes
+    # The 135M judge, the contrast of notebooks 03-04, is asked for by name and rates in JSON.
+    assert type(build_judge(preset=preset, model="smollm2-135m")).__name__ == "KitUltraFeedback"
+    assert type(build_judge(preset="course")).__name__ == "KitUltraFeedback"  # a hub judge that generates JSON
+
+
+def test_a_token_probability_judge_refuses_what_it_cannot_do(monkeypatch):
+    from helpers.judge import build_judge
+
+    monkeypatch.setattr(presets, "resolve_model", lambda model: f"/models/{model}")
+    with pytest.raises(ValueError, match="chỉ chấm điểm tổng thể, không chấm 'honesty'.*smollm2-135m"):
+        build_judge(aspect="honesty", preset="offline")
+    with pytest.raises(ValueError, match="Không có cách chấm 'vibes'. Có: json, probs"):
+        build_judge(preset="offline", method="vibes")
