@@ -19,7 +19,7 @@ is_empty, is_valid_rating = pairs_module.is_empty, pairs_module.is_valid_rating
 
 TRL_COLUMNS = ("prompt", "chosen", "rejected")
 SCORE_KEYS = (("score_chosen", "score_rejected"), ("chosen_rating", "rejected_rating"))  # the kit's, distilabel's
-FINAL_MARGIN = 2  # the 🦁 minimum margin (MIN_MARGIN in the exercise)
+FINAL_MARGIN = 0.5  # the 🦁 minimum margin (MIN_MARGIN in the exercise), on the offline judge's expected ratings
 
 
 def require(value, name: str, tier: str):
@@ -129,12 +129,12 @@ def check_ratings(rated, source, completions: int = 2) -> None:
         )
         assert isinstance(ratings, list) and len(ratings) == completions, (
             f"Hàng {number} có {len(ratings) if isinstance(ratings, list) else 0} điểm cho {completions} phần hoàn thành — "
-            f"hãy chấm bằng build_judge(num_completions={completions}) (giám khảo có lược đồ JSON)."
+            f"hãy chấm bằng build_judge(num_completions={completions}): một điểm cho mỗi phần hoàn thành."
         )
         bad = [r for r in ratings if not is_valid_rating(r)]
         assert not bad, (
             f"Hàng {number} có điểm không hợp lệ {bad} — điểm phải là số từ 1 đến 5; "
-            f"giám khảo văn bản tự do hay trả None, hãy dùng build_judge(num_completions={completions})."
+            f"hãy chấm bằng giám khảo của preset, build_judge(num_completions={completions}), không sửa điểm."
         )
     report_pass(f"{len(rated)} hàng, mọi phần hoàn thành đều có điểm 1–5 của giám khảo.")
 
