@@ -107,7 +107,7 @@ def llamacpp_child(threads: int) -> None:
                                   tokens_per_second=round(tokens / seconds, 1), weight_bytes=gguf.stat().st_size)))
 
 
-def measure_generation(dtype: str | None, batch_size: int, threads: int, role="judge") -> dict:
+def measure_generation(dtype: str | None, batch_size: int, threads: int, role="generator_a") -> dict:
     """Greedy-generate NEW_TOKENS for each prompt with an offline role (or Role); return tokens per second."""
     from helpers.presets import load_llm
 

@@ -185,8 +185,9 @@ def rate_before_after(rows: list[dict]) -> list[dict]:
 
     judge = build_judge(structured=True, num_completions=2)
     judge.load()
-    # One judge call per order: [before, after], then [after, before]. A judge that reads content gives
-    # the same text the same rating in both orders; the offline 135M judge favours whatever comes second.
+    # Both orders, [before, after] then [after, before], in one call. A judge that reads content gives the same text
+    # the same rating in both orders: the offline preset's judge reads each text alone, so it must; a JSON judge that
+    # sees both texts (the `course` preset's, or the 135M of notebook 03) may favour a position.
     batch = [{"instruction": r["instruction"], "generations": [r["before"], r["after"]]} for r in rows]
     batch += [{"instruction": r["instruction"], "generations": [r["after"], r["before"]]} for r in rows]
     rated = rate(judge, batch)

@@ -40,12 +40,13 @@ TESTED = {
         'evolve(rows, "HELPFULNESS", max_new_tokens=256)',
     ],
     NB03: [
-        'honest_judge = build_judge(aspect="honesty")',
+        'honest_judge = build_judge(aspect="honesty", model="smollm2-135m")',
         "honest_judge.load()",
         "rate(honest_judge, rows)",
         'rate(judge, [{**rows[0], "generations": rows[0]["generations"][::-1]}])',
         'wrong = build_sanity_rows([{"instruction": "What is the capital of France?", "good": "The capital of France is Paris.", "bad": "The capital of France is Berlin."}])',
         "score_judge([{**row, **out} for row, out in zip(wrong, rate(judge, wrong))])",
+        "score_judge(rate(big_judge, wrong), scored_alone=True)",
     ],
     NB05: [
         'config = make_cpu_dpo_config("../artifacts/dpo-cpu", max_steps=60)',
@@ -163,9 +164,12 @@ def test_03_other_aspect_swapped_order_and_a_false_answer(fresh_cache, monkeypat
     monkeypatch.setenv("KIT_CACHE_DIR", str(fresh_cache[0]))
     namespace = import_namespace(NB03)
     namespace["rows"] = [{"instruction": "What is 2 + 2?", "generations": ["2 + 2 = 4.", "2 + 2 = 5."], "generation_models": ["A", "B"]}]
-    namespace["judge"] = namespace["build_judge"](structured=True, num_completions=2)
+    namespace["judge"] = namespace["build_judge"](structured=True, num_completions=2, model="smollm2-135m")
     namespace["judge"].load()
-    run(NB03, 'honest_judge = build_judge(aspect="honesty")', namespace)
+    # The preset's 1.5B judge rates by token probabilities; the same task on the 135M model keeps this test small.
+    namespace["big_judge"] = namespace["build_judge"](model="smollm2-135m", method="probs")
+    namespace["big_judge"].load()
+    run(NB03, 'honest_judge = build_judge(aspect="honesty", model="smollm2-135m")', namespace)
     run(NB03, "honest_judge.load()", namespace)
     (rated,) = run(NB03, "rate(honest_judge, rows)", namespace)[0]
     assert namespace["honest_judge"].aspect == "honesty" and all(r in (1, 2, 3, 4, 5) for r in rated["ratings"])
@@ -175,6 +179,8 @@ def test_03_other_aspect_swapped_order_and_a_false_answer(fresh_cache, monkeypat
     assert [row["generations"][row["good_index"]] for row in namespace["wrong"]] == ["The capital of France is Paris."] * 2
     scores = run(NB03, "score_judge([{**row, **out}", namespace)[0]
     assert scores["judgements"] == 2 and scores["invalid"] == 0
+    scores = run(NB03, "score_judge(rate(big_judge, wrong)", namespace)[0]
+    assert scores["judgements"] == 2 and scores["invalid"] == 0 and scores["first_position_wins"] is None
 
 
 def test_05_longer_training_another_beta_and_every_block(tmp_path, monkeypatch):
