@@ -23,7 +23,10 @@ def describe_preset(preset) -> str:
         if spec.generation.get("do_sample"):
             decoding += f", temperature={spec.generation['temperature']}"
         lines.append(f"  {role:<12} {spec.label or spec.model}")
-        lines.append(f"  {'':<12} {decoding}, max_new_tokens={spec.generation['max_new_tokens']}")
+        if spec.scoring == "probs":  # a judge that reads its rating tokens' probabilities: it generates nothing
+            lines.append(f"  {'':<12} điểm = kỳ vọng của xác suất token 1–5, từng phần hoàn thành riêng, không sinh chữ")
+        else:
+            lines.append(f"  {'':<12} {decoding}, max_new_tokens={spec.generation['max_new_tokens']}")
         if spec.system_prompt:
             lines.append(f"  {'':<12} system_prompt: {spec.system_prompt}")
     return "\n".join(lines)

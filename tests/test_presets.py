@@ -130,3 +130,13 @@ def test_a_token_probability_judge_refuses_what_it_cannot_do(monkeypatch):
         build_judge(aspect="honesty", preset="offline")
     with pytest.raises(ValueError, match="Không có cách chấm 'vibes'. Có: json, probs"):
         build_judge(preset="offline", method="vibes")
+
+
+def test_the_preset_table_says_how_each_judge_rates():
+    from helpers.display import describe_preset
+
+    offline = describe_preset(presets.choose_preset("offline")).splitlines()
+    judge = offline.index("  judge        Qwen2.5-Coder-1.5B-Instruct (judge)")
+    assert "xác suất token 1–5" in offline[judge + 1] and "max_new_tokens" not in offline[judge + 1]
+    course = describe_preset(presets.choose_preset("course"))
+    assert "greedy, max_new_tokens=512" in course and "xác suất token" not in course
