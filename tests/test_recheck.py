@@ -181,3 +181,13 @@ def test_a_run_that_leaves_no_dump_is_not_believed(graded):
 
 def test_the_graders_own_cell_is_no_cell_error(graded):
     assert all(row["cell_error"] is None for row in graded.values())
+
+
+def test_learner_globals_named_like_builtins_do_not_break_the_dump(tmp_path):
+    # The dump cell runs in the learner's namespace: a top-level `type = ...`, `list = ...` or `open = ...` there must
+    # neither break it (an honest notebook would be graded tampered) nor change what it writes.
+    shadows = {name: (lambda *args, **kwargs: "shadowed") for name in
+               ("type", "isinstance", "int", "float", "str", "dict", "list", "tuple", "hasattr", "getattr", "open",
+                "globals", "Exception", "ValueError")}
+    got = dump({**shadows, "rows": [{"a": 1, "b": "x"}]}, tmp_path)
+    assert got["rows"] == [{"a": 1, "b": "x"}]

@@ -98,40 +98,42 @@ def read_check_calls(released: dict) -> dict[str, CheckCall]:
 # The dump cell runs in the learner's kernel: self-contained, no name it leaves behind but one.
 DUMP_CELL = '''# Bộ chấm: ghi lại các biến mà ô kiểm tra đọc (JSON thuần), để chấm lại chúng ngoài kernel này.
 def _kit_dump_checked_values(names):
-    import json, os
+    # Every built-in through `b.`: the learner's globals may hold a `type`, `list` or `open` of their own.
+    import builtins as b, json, os
 
     def plain(value, depth=0):
         if depth > 50:
-            raise ValueError("nested too deep")
-        if value is None or type(value) is bool:
+            raise b.ValueError("nested too deep")
+        if value is None or b.type(value) is b.bool:
             return value
-        if isinstance(value, int):
-            return int.__int__(value)
-        if isinstance(value, float):
-            return float.__float__(value)
-        if isinstance(value, str):
-            return str.__str__(value)
-        if isinstance(value, os.PathLike):  # OUT_DIR
+        if b.isinstance(value, b.int):
+            return b.int.__int__(value)
+        if b.isinstance(value, b.float):
+            return b.float.__float__(value)
+        if b.isinstance(value, b.str):
+            return b.str.__str__(value)
+        if b.isinstance(value, os.PathLike):  # OUT_DIR
             return plain(os.fspath(value), depth + 1)
-        kind = type(value)
-        if kind.__module__.split(".")[0] == "numpy" and hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        kind = b.type(value)
+        if kind.__module__.split(".")[0] == "numpy" and b.hasattr(value, "item") and b.getattr(value, "ndim", 1) == 0:
             return plain(value.item(), depth + 1)
         if kind.__name__ == "Dataset" and kind.__module__.split(".")[0] == "datasets":
             return {"%(dataset)s": plain(value.to_list(), depth + 1)}
-        if isinstance(value, dict):
-            return {str.__str__(key): plain(item, depth + 1) for key, item in dict.items(value) if isinstance(key, str)}
-        if isinstance(value, (list, tuple)):
-            return [plain(item, depth + 1) for item in (list.__iter__(value) if isinstance(value, list) else tuple.__iter__(value))]
+        if b.isinstance(value, b.dict):
+            return {b.str.__str__(key): plain(item, depth + 1) for key, item in b.dict.items(value) if b.isinstance(key, b.str)}
+        if b.isinstance(value, (b.list, b.tuple)):
+            items = b.list.__iter__(value) if b.isinstance(value, b.list) else b.tuple.__iter__(value)
+            return [plain(item, depth + 1) for item in items]
         return {"%(unreadable)s": kind.__name__}
 
-    values = {}
+    space, values = b.globals(), {}
     for name in names:
-        if name in globals():
+        if name in space:
             try:
-                values[name] = plain(globals()[name])
-            except Exception as error:
-                values[name] = {"%(unreadable)s": type(error).__name__}
-    with open(os.environ["%(env)s"], "w", encoding="utf-8") as handle:
+                values[name] = plain(space[name])
+            except b.Exception as error:
+                values[name] = {"%(unreadable)s": b.type(error).__name__}
+    with b.open(os.environ["%(env)s"], "w", encoding="utf-8") as handle:
         json.dump(values, handle)
 
 
