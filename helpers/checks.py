@@ -211,7 +211,7 @@ def verify_pairs(pairs: list[dict], rows: dict[str, dict], policy: str, min_marg
         )
         assert score_rejected < best and best - score_rejected >= min_margin, (
             f"{where}: rejected được {score_rejected} điểm, chosen {best} — rejected phải {worst_word}"
-            + f" (chọn rejected trong các phần có điểm ≤ {best - min_margin}; không có phần nào thì bỏ hàng)."
+            + f" (chọn rejected trong các phần có điểm ≤ {round(best - min_margin, 4)}; không có phần nào thì bỏ hàng)."
         )
         if policy == "best-worst":
             worst = min(r for r, t in zip(row["ratings"], row["generations"]) if not is_empty(t))

@@ -27,25 +27,45 @@ Q = list(EXERCISE_INSTRUCTIONS)
 # The writers distilabel records: the preset's two generators (check_pooled compares with them), then the evolved text's.
 GENERATORS = [load_llm(role).model_name for role in ("generator_a", "generator_b")]
 MODELS = [*GENERATORS, f"{GENERATORS[0]} + EvolQuality"]
-# The judge's ratings per exercise instruction: of the two pooled completions, then of the three candidates.
+
+
+def as_score(grade):
+    """A judge-like expected rating (1 to 5, not always whole) for a readable integer grade: 1 -> 2.5, 2 -> 2.75, 3 -> 3.0,
+    4 -> 3.25, 5 -> 3.5 (all exact in binary floating point); None (no score) stays None.
+
+    One grade is 0.25, so two grades are exactly the 🦁 margin of 0.5 (checks.FINAL_MARGIN), as they were the old margin
+    of 2 on the integer scale: every row keeps its role (tie, on, under or over the margin), whatever the arithmetic.
+    """
+    return None if grade is None else 2.25 + grade / 4
+
+
+def as_scores(grades) -> list:
+    """The judge-like ratings of a row of grades (see as_score)."""
+    return [as_score(grade) for grade in grades]
+
+
+# The judge's ratings per exercise instruction, as grades (make_rated turns them into scores with as_score): of the two
+# pooled completions, then of the three candidates. In scores, RATINGS_3 is [[2.75, 3.25, 3.5], [3.5, 2.5, 2.5],
+# [3.0, 3.0, 3.0], [2.5, 3.5, 3.0], [3.25, 3.0, 3.25], [3.5, 2.75, 2.5]].
 RATINGS_2 = [[2, 4], [5, 1], [3, 3], [1, 5], [4, 3], [4, 2]]
 RATINGS_3 = [[2, 4, 5], [5, 1, 1], [3, 3, 3], [1, 5, 3], [4, 3, 4], [5, 2, 1]]
-OFFLINE_3 = [[1, 2, 3]] * len(Q)  # the offline judge's final ratings, whatever the texts (notebook 03)
+OFFLINE_3 = [[1, 2, 3]] * len(Q)  # the offline judge's final ratings (2.5, 2.75, 3.0), whatever the texts (notebook 03)
 # The hand-rated rows by role (test_hand_rated_rows_are_as_these_tables_assume guards the ratings).
 TIE, MISSING, FIRST_BETTER = (row["instruction"] for row in HAND_RATED)
 CLOSE, SPELL, FRUIT, SKY = (row["instruction"] for row in HAND_RATED_3[3:])
 BINARIZED = {"policy": "best-random-lower", "min_margin": checks.FINAL_MARGIN}
-# The right 🦁 pairs of the hand rows with best-random-lower and margin 2: [5, 1, 4] can only reject the 1,
-# [2, 1, 5] and [5, 3, 3] may reject either lower one, [5, 5, 3] may choose either 5.
+# The right 🦁 pairs of the hand rows with best-random-lower and margin 0.5: [4.5, 1.75, 4.25] can only reject the
+# 1.75, [2.5, 1.75, 4.75] and [4.5, 4.0, 4.0] may reject either lower one, [4.5, 4.5, 4.0] may choose either 4.5.
 HAND_BINARIZED = [(FIRST_BETTER, 0, 1), (SPELL, 2, 1), (FRUIT, 0, 1), (SKY, 0, 2)]
 # The check cells' calls, with the right pairs as (instruction, chosen index, rejected index).
 STAGES = {
     # 🐕 checks.check_pairs(pairs, rated, checks.course.HAND_RATED)
     "pairs": (RATINGS_2, {}, [(Q[0], 1, 0), (Q[1], 0, 1), (Q[3], 1, 0), (Q[4], 0, 1), (Q[5], 0, 1), (FIRST_BETTER, 0, 1)]),
     # 🦁 checks.check_pairs(final_pairs, final_rated, checks.course.HAND_RATED_3, policy="best-random-lower",
-    # min_margin=2); [2, 4, 5] must give 5 vs 2 (filter, then draw), [4, 3, 4] and [5, 4, 4] are below the margin.
+    # min_margin=0.5); grades [2, 4, 5] must give 5 vs 2 (3.5 vs 2.75: filter, then draw), grades [4, 3, 4]
+    # (3.25, 3.0, 3.25) and the hand row [4.5, 4.25, 4.25] are below the margin.
     "final_pairs": (RATINGS_3, BINARIZED, [(Q[0], 2, 0), (Q[1], 0, 1), (Q[3], 1, 0), (Q[5], 0, 2), *HAND_BINARIZED]),
-    # the same call with the offline judge's [1, 2, 3]: every judge row gives 3 vs 1
+    # the same call with the offline judge's grades [1, 2, 3]: every judge row gives 3 vs 1 (3.0 vs 2.5, on the margin)
     "final_offline_judge": (OFFLINE_3, BINARIZED, [*((q, 2, 0) for q in Q), *HAND_BINARIZED]),
     # best-worst on three candidates (the check's default policy)
     "final_best_worst": (RATINGS_3, {}, [(Q[0], 2, 0), (Q[1], 0, 1), (Q[3], 1, 0), (Q[4], 0, 1), (Q[5], 0, 2),
@@ -72,9 +92,9 @@ def make_rows() -> list[dict]:
 
 
 def make_rated(ratings=RATINGS_2) -> list[dict]:
-    """The judge's rows: completions, their writers and one rating each."""
-    return [{"instruction": q, "generations": texts(i)[:len(r)], "generation_models": MODELS[:len(r)], "ratings": list(r)}
-            for i, (q, r) in enumerate(zip(Q, ratings))]
+    """The judge's rows: completions, their writers and one rating each (``ratings`` are grades, see as_score)."""
+    return [{"instruction": q, "generations": texts(i)[:len(r)], "generation_models": MODELS[:len(r)],
+             "ratings": as_scores(r)} for i, (q, r) in enumerate(zip(Q, ratings))]
 
 
 def make_candidates() -> list[dict]:
@@ -221,12 +241,15 @@ def fails(match: str):
 def test_hand_rated_rows_are_as_these_tables_assume():
     """Guard: the tables above rely on these hand ratings (helpers/course.py), as the check cells pass them."""
     assert checks.course.HAND_RATED == HAND_RATED and checks.course.HAND_RATED_3 == HAND_RATED_3
-    assert [row["ratings"] for row in HAND_RATED] == [[3, 3], [None, 2], [5, 1]]
-    assert [row["ratings"] for row in HAND_RATED_3] == [[4, 4, 4], [None, 2, 5], [5, 1, 4], [5, 4, 4], [2, 1, 5],
-                                                        [5, 3, 3], [5, 5, 3]]
+    assert [row["ratings"] for row in HAND_RATED] == [[3.5, 3.5], [None, 2.25], [4.5, 1.75]]
+    assert [row["ratings"] for row in HAND_RATED_3] == [[4.0, 4.0, 4.0], [None, 2.25, 4.75], [4.5, 1.75, 4.25],
+                                                        [4.5, 4.25, 4.25], [2.5, 1.75, 4.75], [4.5, 4.0, 4.0],
+                                                        [4.5, 4.5, 4.0]]
     assert [row["instruction"] for row in HAND_RATED_3[:3]] == [TIE, MISSING, FIRST_BETTER]
     assert HAND_RATED[2]["generations"] == HAND_RATED_3[2]["generations"][:2]  # the 🐕 pair is also a right 🦁 pair
-    assert checks.FINAL_MARGIN == 2
+    assert checks.FINAL_MARGIN == 0.5
+    # The grades of the judge's rows: two grades are exactly the margin, one grade is under it.
+    assert as_score(3) - as_score(1) == checks.FINAL_MARGIN and as_score(5) - as_score(4) < checks.FINAL_MARGIN
 
 
 # --- unfinished work ----------------------------------------------------------------------------------------------
@@ -375,12 +398,21 @@ def rated_distilabel_columns(rated, source):
              "distilabel_metadata": {"raw_output_ultra_feedback_0": "{}"}} for row in rated], source
 
 
-def float_ratings(rated, source): return [{**row, "ratings": [float(r) for r in row["ratings"]]} for row in rated], source
+def float_ratings(rated, source):
+    """Expected ratings off the quarter grid, as the offline judge gives them (e.g. 3.27): any real number 1 to 5."""
+    return [{**row, "ratings": [round(float(r) + 0.02, 2) for r in row["ratings"]]} for row in rated], source
+
+
+def integer_ratings(rated, source):
+    """Whole-number ratings 1 to 5 (Python ints), as a judge rating on the integer scale gives them."""
+    return [{**row, "ratings": [round(r) for r in row["ratings"]]} for row in rated], source
+
+
 def numpy_ratings(rated, source): return [{**row, "ratings": list(np.array(row["ratings"]))} for row in rated], source
 
 
 RIGHT_RATINGS = [same, rated_other_order, source_other_order, completions_other_order, rated_dataset, source_dataset,
-                 rated_distilabel_columns, float_ratings, numpy_ratings]
+                 rated_distilabel_columns, float_ratings, integer_ratings, numpy_ratings]
 
 
 @pytest.mark.parametrize("completions", [2, 3])
@@ -475,7 +507,16 @@ def without_scores(pairs, rated): return [without_score_keys(p) for p in pairs],
 
 
 def integer_scores(pairs, rated):
-    return [{**p, "score_chosen": int(p["score_chosen"]), "score_rejected": int(p["score_rejected"])} for p in pairs], rated
+    """A learner storing whole-number scores as ints (4 for the judge's 4.0): accepted, as they equal the judge's value.
+
+    Only the whole scores can be ints (3.0 of the grade 3, 4.0 of the hand rows); the others stay floats. Every stage
+    has at least one whole score in its right pairs, so the variant always stores some ints.
+    """
+    def as_stored(score): return int(score) if float(score).is_integer() else score
+    stored = [{**p, "score_chosen": as_stored(p["score_chosen"]), "score_rejected": as_stored(p["score_rejected"])}
+              for p in pairs]
+    assert any(type(p[key]) is int for p in stored for key in ("score_chosen", "score_rejected"))
+    return stored, rated
 
 
 def distilabel_rating_keys(pairs, rated):
@@ -519,18 +560,19 @@ RIGHT_PAIRS_ANY_STAGE = [kit_layout, without_scores, integer_scores, distilabel_
                          rated_as_dataset, extra_pair_keys, rated_completions_reordered]
 
 
-def other_lower_drawn(pairs, rated): return repick(pairs, rated, Q[3], 1, 2)  # [1, 5, 3]: 5 vs 3, also 2 below
-def other_tied_worst(pairs, rated): return repick(pairs, rated, Q[1], 0, 2)  # [5, 1, 1]
-def other_tied_best(pairs, rated): return repick(pairs, rated, Q[4], 2, 1)  # [4, 3, 4]
-def close_other_tied_worst(pairs, rated): return repick(pairs, rated, CLOSE, 0, 2)  # [5, 4, 4]
-def spell_other_far_below(pairs, rated): return repick(pairs, rated, SPELL, 2, 0)  # [2, 1, 5]: 5 vs 2
-def fruit_other_lower(pairs, rated): return repick(pairs, rated, FRUIT, 0, 2)  # [5, 3, 3]: the other 3
-def sky_other_best_chosen(pairs, rated): return repick(pairs, rated, SKY, 1, 2)  # [5, 5, 3]: the other 5
+# Judge rows quoted as grades (scores in brackets after them), hand rows as their scores.
+def other_lower_drawn(pairs, rated): return repick(pairs, rated, Q[3], 1, 2)  # [1, 5, 3]: 3.5 vs 3.0, also 0.5 below
+def other_tied_worst(pairs, rated): return repick(pairs, rated, Q[1], 0, 2)  # [5, 1, 1] (3.5, 2.5, 2.5)
+def other_tied_best(pairs, rated): return repick(pairs, rated, Q[4], 2, 1)  # [4, 3, 4] (3.25, 3.0, 3.25)
+def close_other_tied_worst(pairs, rated): return repick(pairs, rated, CLOSE, 0, 2)  # [4.5, 4.25, 4.25]
+def spell_other_far_below(pairs, rated): return repick(pairs, rated, SPELL, 2, 0)  # [2.5, 1.75, 4.75]: 4.75 vs 2.5
+def fruit_other_lower(pairs, rated): return repick(pairs, rated, FRUIT, 0, 2)  # [4.5, 4.0, 4.0]: the other 4.0
+def sky_other_best_chosen(pairs, rated): return repick(pairs, rated, SKY, 1, 2)  # [4.5, 4.5, 4.0]: the other 4.5
 
 
 def none_3_1_row_dropped(pairs, rated):
-    """A judge row rated [None, 3, 1] gives no pair: the whole row is dropped."""
-    row_of(rated, Q[5])["ratings"] = [None, 3, 1]
+    """A judge row rated grades [None, 3, 1] ([None, 3.0, 2.5]) gives no pair: the whole row is dropped."""
+    row_of(rated, Q[5])["ratings"] = as_scores([None, 3, 1])
     return without(pairs, Q[5]), rated
 
 
@@ -615,10 +657,10 @@ def test_a_learners_filter_then_draw_passes_whatever_the_seed(name, seed, capsys
 @pytest.mark.parametrize("name, report", [
     ("pairs", "✅ 6 cặp khớp điểm của giám khảo: chosen là phần điểm cao nhất, rejected thấp nhất; hàng bị bỏ: "
               "2 hoà điểm, 1 thiếu điểm."),
-    ("final_pairs", "✅ 8 cặp khớp điểm của giám khảo: chosen là phần điểm cao nhất, rejected thấp hơn ít nhất 2 điểm; "
+    ("final_pairs", "✅ 8 cặp khớp điểm của giám khảo: chosen là phần điểm cao nhất, rejected thấp hơn ít nhất 0.5 điểm; "
                     "hàng bị bỏ: 2 hoà điểm, 2 dưới ngưỡng, 1 thiếu điểm."),
     ("final_offline_judge", "✅ 10 cặp khớp điểm của giám khảo: chosen là phần điểm cao nhất, rejected thấp hơn ít nhất "
-                            "2 điểm; hàng bị bỏ: 1 hoà điểm, 1 thiếu điểm, 1 dưới ngưỡng."),
+                            "0.5 điểm; hàng bị bỏ: 1 hoà điểm, 1 thiếu điểm, 1 dưới ngưỡng."),
 ])
 def test_the_pairs_report_says_what_was_dropped_and_why(name, report, capsys):
     pairs, rated, hand, kwargs = stage(name)
@@ -749,7 +791,7 @@ WRONG_PAIRS_ANY_STAGE = [
     (swapped_texts_trl_layout, "bạn có đảo chosen và rejected không?"),
     (swapped_texts_distilabel_layout, "bạn có đảo chosen và rejected không?"),
     (swapped_all_pairs_as_dataset, "bạn có đảo chosen và rejected không?"),
-    (swapped_hand_pair, f"({FIRST_BETTER!r}): giám khảo chấm chosen 1 điểm nhưng một phần khác của hàng được 5"),
+    (swapped_hand_pair, f"({FIRST_BETTER!r}): giám khảo chấm chosen 1.75 điểm nhưng một phần khác của hàng được 4.5"),
     (swapped_scores_kept_texts, "không khớp điểm giám khảo đã chấm"),
     (swapped_distilabel_ratings, "không khớp điểm giám khảo đã chấm"),
     (made_up_score, "không khớp điểm giám khảo đã chấm"),
@@ -774,35 +816,38 @@ WRONG_PAIRS_ANY_STAGE = [
 ]
 
 
-def evolved_assumed_chosen(pairs, rated): return repick(pairs, rated, Q[3], 2, 0)  # [1, 5, 3]: 3 vs 1
+# Judge rows quoted as grades (one grade is 0.25: grade 4 is 3.25, grade 5 is 3.5), hand rows as their scores.
+def evolved_assumed_chosen(pairs, rated): return repick(pairs, rated, Q[3], 2, 0)  # [1, 5, 3]: 3 vs 1 (3.0 vs 2.5)
 def margin_one_kept(pairs, rated): return repick(pairs, rated, Q[0], 2, 1)  # [2, 4, 5]: 5 vs 4; [1, 2, 3]: 3 vs 2
-def below_margin_row_kept(pairs, rated): return repick(pairs, rated, Q[4], 0, 1)  # [4, 3, 4]
-def close_hand_row_kept(pairs, rated): return repick(pairs, rated, CLOSE, 0, 1)  # [5, 4, 4]
-def first_better_drew_the_4(pairs, rated): return repick(pairs, rated, FIRST_BETTER, 0, 2)  # [5, 1, 4]
-def sky_two_best_paired(pairs, rated): return repick(pairs, rated, SKY, 0, 1)  # [5, 5, 3]: 5 vs 5
-def rejected_not_the_worst(pairs, rated): return repick(pairs, rated, Q[5], 0, 1)  # [5, 2, 1]: 5 vs 2
-def hand_rejected_not_the_worst(pairs, rated): return repick(pairs, rated, FIRST_BETTER, 0, 2)  # [5, 1, 4]
-def missing_score_row_kept_without_it(pairs, rated): return repick(pairs, rated, MISSING, 2, 1)  # [None, 2, 5]
-def clear_hand_row_dropped(pairs, rated): return without(pairs, FIRST_BETTER), rated  # [5, 1] / [5, 1, 4]
-def spell_row_dropped(pairs, rated): return without(pairs, SPELL), rated  # [2, 1, 5]
-def fruit_row_dropped(pairs, rated): return without(pairs, FRUIT), rated  # [5, 3, 3]: on the margin
-def sky_row_dropped(pairs, rated): return without(pairs, SKY), rated  # [5, 5, 3]: two best
+def below_margin_row_kept(pairs, rated): return repick(pairs, rated, Q[4], 0, 1)  # [4, 3, 4] (3.25, 3.0, 3.25)
+def close_hand_row_kept(pairs, rated): return repick(pairs, rated, CLOSE, 0, 1)  # [4.5, 4.25, 4.25]
+def first_better_drew_the_4(pairs, rated): return repick(pairs, rated, FIRST_BETTER, 0, 2)  # [4.5, 1.75, 4.25]
+def sky_two_best_paired(pairs, rated): return repick(pairs, rated, SKY, 0, 1)  # [4.5, 4.5, 4.0]: 4.5 vs 4.5
+def rejected_not_the_worst(pairs, rated): return repick(pairs, rated, Q[5], 0, 1)  # [5, 2, 1]: 5 vs 2 (3.5 vs 2.75)
+def hand_rejected_not_the_worst(pairs, rated): return repick(pairs, rated, FIRST_BETTER, 0, 2)  # [4.5, 1.75, 4.25]
+def missing_score_row_kept_without_it(pairs, rated): return repick(pairs, rated, MISSING, 2, 1)  # [None, 2.25, 4.75]
+def clear_hand_row_dropped(pairs, rated): return without(pairs, FIRST_BETTER), rated  # [4.5, 1.75] / [4.5, 1.75, 4.25]
+def spell_row_dropped(pairs, rated): return without(pairs, SPELL), rated  # [2.5, 1.75, 4.75]
+def fruit_row_dropped(pairs, rated): return without(pairs, FRUIT), rated  # [4.5, 4.0, 4.0]: on the margin
+def sky_row_dropped(pairs, rated): return without(pairs, SKY), rated  # [4.5, 4.5, 4.0]: two best
 def judge_row_lost_its_draw(pairs, rated): return without(pairs, Q[0]), rated  # drew the 4 of [2, 4, 5] / 2 of [1, 2, 3]
 
 
 def none_3_1_row_kept(pairs, rated):
-    """A judge row rated [None, 3, 1] kept as 3 vs 1, leaving the unrated completion out."""
-    row_of(rated, Q[5])["ratings"] = [None, 3, 1]
+    """A judge row rated grades [None, 3, 1] ([None, 3.0, 2.5]) kept as 3.0 vs 2.5, leaving the unrated completion out."""
+    row_of(rated, Q[5])["ratings"] = as_scores([None, 3, 1])
     return repick(pairs, rated, Q[5], 1, 2)
 
 
 def margin_off_by_one(pairs, rated):
-    """`best - rating > MIN_MARGIN`: the rows exactly on the margin ([5, 3, 3], [5, 5, 3], [1, 2, 3]) lose their pair."""
+    """`best - rating > MIN_MARGIN`: the rows exactly on the margin ([4.5, 4.0, 4.0], [4.5, 4.5, 4.0], grades [1, 2, 3])
+    lose their pair."""
     return learner_pairs(to_pair(rated), **BINARIZED, strict=True), rated
 
 
 def learner_draws_then_filters(pairs, rated):
-    """Draw among all lower completions, then drop the row if the draw is too close (seed 0 draws the 4 of [2, 4, 5])."""
+    """Draw among all lower completions, then drop the row if the draw is too close (seed 0 draws the 4 of grades
+    [2, 4, 5]: 3.25 of [2.75, 3.25, 3.5])."""
     return learner_pairs(to_pair(rated), **BINARIZED, seed=0, draw_first=True), rated
 
 
@@ -816,7 +861,7 @@ def param(name, variant, match):
     return pytest.param(name, variant, match, id=f"{name}-{variant.__name__}")
 
 
-BELOW_MARGIN = "rejected phải thấp hơn ít nhất 2 điểm (chọn rejected trong các phần có điểm ≤ "
+BELOW_MARGIN = "rejected phải thấp hơn ít nhất 0.5 điểm (chọn rejected trong các phần có điểm ≤ "
 
 
 def lost(count: int, instruction: str) -> str:
@@ -831,17 +876,18 @@ WRONG_PAIRS = (
        for name in ("final_pairs", "final_best_worst")]
     + [param(name, v, "hàng này có điểm `None` (giám khảo không chấm được) — bỏ cả hàng, không bao giờ giữ nó")
        for name in LIONS for v in (missing_score_row_kept_without_it, none_3_1_row_kept)]
-    + [param(name, sky_two_best_paired, f"({SKY!r}): rejected được 5 điểm, chosen 5") for name in LIONS]
+    + [param(name, sky_two_best_paired, f"({SKY!r}): rejected được 4.5 điểm, chosen 4.5") for name in LIONS]
     + [param(name, v, lost(1, instruction)) for name in LIONS
        for v, instruction in ((clear_hand_row_dropped, FIRST_BETTER), (spell_row_dropped, SPELL),
                               (fruit_row_dropped, FRUIT), (sky_row_dropped, SKY))]
     + [param(name, v, BELOW_MARGIN) for name in BINARIZED_STAGES
        for v in (margin_one_kept, close_hand_row_kept, first_better_drew_the_4)]
-    + [param("final_pairs", below_margin_row_kept, f"({Q[4]!r}): rejected được 3 điểm, chosen 4 — {BELOW_MARGIN}2;")]
+    + [param("final_pairs", below_margin_row_kept,
+             f"({Q[4]!r}): rejected được 3.0 điểm, chosen 3.25 — {BELOW_MARGIN}2.75;")]
     + [param(name, judge_row_lost_its_draw, lost(1, Q[0])) for name in BINARIZED_STAGES]
-    + [param("final_pairs", learner_draws_then_filters, lost(2, Q[0])),  # and [5, 1, 4]
+    + [param("final_pairs", learner_draws_then_filters, lost(2, Q[0])),  # and [4.5, 1.75, 4.25]
        param("final_offline_judge", learner_draws_then_filters, lost(6, Q[0])),
-       param("final_pairs", margin_off_by_one, lost(2, FRUIT)),  # and the sky's [5, 5, 3]
+       param("final_pairs", margin_off_by_one, lost(2, FRUIT)),  # and the sky's [4.5, 4.5, 4.0]
        param("final_offline_judge", margin_off_by_one, lost(8, Q[0])),
        param("final_pairs", hand_rows_only,
              lost(4, Q[0]) + " — hãy chọn cặp trên `to_pair_final` (hàng của giám khảo và hàng chấm tay)"),
@@ -860,11 +906,13 @@ def test_wrong_pairs_fail(name, variant, match):
 
 
 def test_the_kits_draw_could_not_lose_a_row_that_has_a_completion_far_enough_below():
-    """Filter, then draw: whatever the seed, [2, 4, 5], [1, 2, 3] and [5, 1, 4] keep their pair at margin 2."""
-    rows = [{"instruction": str(r), "generations": ["x", "y", "z"], "ratings": r} for r in ([2, 4, 5], [1, 2, 3], [5, 1, 4])]
+    """Filter, then draw: whatever the seed, grades [2, 4, 5], [1, 2, 3] and [5, 1, 4] (3.5, 2.5, 3.25) keep their pair
+    at margin 0.5."""
+    rows = [{"instruction": str(r), "generations": ["x", "y", "z"], "ratings": as_scores(r)}
+            for r in ([2, 4, 5], [1, 2, 3], [5, 1, 4])]
     for seed in range(20):
         pairs, report = pick_pairs(rows, **BINARIZED, seed=seed)
-        assert report["kept"] == 3 and all(p["score_chosen"] - p["score_rejected"] >= 2 for p in pairs)
+        assert report["kept"] == 3 and all(p["score_chosen"] - p["score_rejected"] >= 0.5 for p in pairs)
 
 
 def test_an_unknown_policy_fails():
@@ -917,8 +965,8 @@ def test_right_candidates_pass(variant, capsys):
     assert_passed(capsys)
     # The 🦁 ratings check reads the candidates too: any order of them is fine there.
     candidates, _ = variant(make_candidates(), make_rated())
-    final_rated = [{"instruction": row["instruction"], "generations": list(row["generations"]), "ratings": [3, 4, 5]}
-                   for row in candidates]
+    final_rated = [{"instruction": row["instruction"], "generations": list(row["generations"]),
+                    "ratings": as_scores([3, 4, 5])} for row in candidates]
     checks.check_ratings(final_rated, candidates, completions=3)
     assert_passed(capsys)
 
@@ -1153,7 +1201,8 @@ def saved_other_judge_pairs(pairs, out):
 
 
 def saved_hand_rows_other_draws(pairs, out):
-    """[2, 1, 5] rejects the 2, [5, 3, 3] the other 3, [5, 5, 3] chooses the other 5: right draws too."""
+    """[2.5, 1.75, 4.75] rejects the 2.5, [4.5, 4.0, 4.0] the other 4.0, [4.5, 4.5, 4.0] chooses the other 4.5: right
+    draws too."""
     rated = make_rated(RATINGS_3)
     for instruction, chosen, rejected in ((SPELL, 2, 0), (FRUIT, 0, 2), (SKY, 1, 2)):
         pairs, _ = repick(pairs, rated, instruction, chosen, rejected)
@@ -1214,7 +1263,7 @@ def swapped_spell_pair(pairs, rated):
     return pairs, rated
 
 
-def dog_pairs_only(pairs, rated): return stage("pairs")[0], rated  # the 🐕 pairs: [5, 1] is right, the rest is missing
+def dog_pairs_only(pairs, rated): return stage("pairs")[0], rated  # 🐕 pairs: [4.5, 1.75] is right, the rest missing
 
 
 def saved_hand_rows_only(pairs, out):
@@ -1236,7 +1285,8 @@ def score_as_text(row): return {**row, "score_chosen": str(row["score_chosen"])}
 
 
 def judged_scores_too_close(row):
-    return {**row, "score_rejected": row["score_chosen"] - 1} if row["prompt"][-1]["content"] in Q else row
+    """A judge row's rejected score one grade (0.25) below its chosen one: under the margin of 0.5."""
+    return {**row, "score_rejected": row["score_chosen"] - 0.25} if row["prompt"][-1]["content"] in Q else row
 
 
 WRONG_SAVED = [
@@ -1252,19 +1302,19 @@ WRONG_SAVED = [
     (saved_after(hand_tie_kept), f"({TIE!r}): mọi phần của hàng này cùng điểm"),
     (saved_after(missing_score_row_kept_without_it), f"({MISSING!r}): hàng này có điểm `None`"),
     (saved_after(unrated_completion_chosen), f"({MISSING!r}): hàng này có điểm `None`"),
-    (saved_after(swapped_spell_pair), f"({SPELL!r}): giám khảo chấm chosen 1 điểm nhưng một phần khác của hàng được 5 — "
+    (saved_after(swapped_spell_pair), f"({SPELL!r}): giám khảo chấm chosen 1.75 điểm nhưng một phần khác của hàng được 4.75 — "
                                       "chosen phải là phần điểm cao nhất (bạn có đảo chosen và rejected không?)"),
     (saved_after(swapped_hand_pair), "bạn có đảo chosen và rejected không?"),
-    (saved_after(close_hand_row_kept), f"({CLOSE!r}): rejected được 4 điểm, chosen 5 — {BELOW_MARGIN}3"),
-    (saved_after(first_better_drew_the_4), f"({FIRST_BETTER!r}): rejected được 4 điểm, chosen 5 — {BELOW_MARGIN}3"),
-    (saved_after(sky_two_best_paired), f"({SKY!r}): rejected được 5 điểm, chosen 5"),
+    (saved_after(close_hand_row_kept), f"({CLOSE!r}): rejected được 4.25 điểm, chosen 4.5 — {BELOW_MARGIN}4.0;"),
+    (saved_after(first_better_drew_the_4), f"({FIRST_BETTER!r}): rejected được 4.25 điểm, chosen 4.5 — {BELOW_MARGIN}4.0;"),
+    (saved_after(sky_two_best_paired), f"({SKY!r}): rejected được 4.5 điểm, chosen 4.5"),
     (saved_after(hand_row_duplicated), f"Hướng dẫn {SPELL!r} cho hai cặp"),
     (saved_after(hand_chosen_edited), f"({FRUIT!r}): `chosen` không phải một phần hoàn thành của hàng này"),
     (saved_hand_rows_only, "chỉ có cặp của các hàng chấm tay (HAND_RATED_3), không có cặp nào từ điểm của giám khảo"),
     (saved_with_rows_changed(scores_swapped), "cột điểm có bị đảo"),
     (saved_with_rows_changed(models_swapped), "cột mô hình có bị đảo không?"),
     (saved_with_rows_changed(score_as_text), "`score_chosen` phải là một điểm từ 1 đến 5, không phải '"),
-    (saved_with_rows_changed(judged_scores_too_close), "ít nhất 2 điểm (MIN_MARGIN) — cột điểm có bị đảo không?"),
+    (saved_with_rows_changed(judged_scores_too_close), "ít nhất 0.5 điểm (MIN_MARGIN) — cột điểm có bị đảo không?"),
 ]
 
 
@@ -1318,7 +1368,8 @@ def test_summarize_pairs_counts_kept_and_dropped_rows_and_writers(layout):
     pairs, rated, _, _ = stage("pairs")
     assert reported(summarize_pairs(*layout(pairs, to_pair(rated))[::-1], "best-worst")) == DOG_REPORT
     pairs, rated, _, _ = stage("final_pairs")
-    assert reported(summarize_pairs(*layout(pairs, to_pair(rated))[::-1], "best-random-lower", 2)) == LION_REPORT
+    lion = summarize_pairs(*layout(pairs, to_pair(rated))[::-1], "best-random-lower", checks.FINAL_MARGIN)
+    assert reported(lion) == LION_REPORT
 
 
 def test_summarize_pairs_gives_the_kits_reason_for_each_dropped_row():
@@ -1326,19 +1377,20 @@ def test_summarize_pairs_gives_the_kits_reason_for_each_dropped_row():
     pairs, rated = none_3_1_row_dropped(pairs, rated)
     rows = to_pair(rated)
     rows[0]["generations"][1] = ""  # an empty completion is counted wherever it is
-    pairs = without(pairs, Q[0])  # a row the kit keeps ([2, "", 5]), dropped by the caller's own rule
-    report = reported(summarize_pairs(rows, pairs, "best-random-lower", 2))
+    pairs = without(pairs, Q[0])  # a row the kit keeps (grades [2, "", 5]: 2.75, "", 3.5), dropped by the caller's own rule
+    report = reported(summarize_pairs(rows, pairs, "best-random-lower", checks.FINAL_MARGIN))
     assert report["kept"] == 6 and report["empty_completions"] == 1
     assert report["dropped"] == {"tie": 2, "invalid_ratings": 2, "below_margin": 3}
     pair_of(pairs, Q[1])["chosen"] = "Not a text of the row."
-    assert summarize_pairs(rows, pairs, "best-random-lower", 2)["chosen_models"]["?"] == 1
+    assert summarize_pairs(rows, pairs, "best-random-lower", checks.FINAL_MARGIN)["chosen_models"]["?"] == 1
 
 
 def test_write_summary_records_both_stages(tmp_path):
     pairs, rated, _, _ = stage("pairs")
     final_pairs, final_rated, _, _ = stage("final_pairs")
     reports = {"🐕 hai phần hoàn thành": summarize_pairs(to_pair(rated), pairs, "best-worst"),
-               "🦁 ba phần hoàn thành": summarize_pairs(to_pair(final_rated), final_pairs, "best-random-lower", 2)}
+               "🦁 ba phần hoàn thành": summarize_pairs(to_pair(final_rated), final_pairs, "best-random-lower",
+                                                        checks.FINAL_MARGIN)}
     dataset = save(to_dataset(final_pairs, style="conversational"), tmp_path)
     text = write_summary(tmp_path, dataset, reports)
     summary = json.loads((tmp_path / "summary.json").read_text())
