@@ -36,7 +36,7 @@ def test_the_exercises_checks_are_all_read_as_calls():
     assert list(calls) == ["pooled", "ratings", "pairs", "candidates", "final_ratings", "final_pairs", "dataset"]
     assert calls["final_pairs"] == CheckCall("check_pairs", (("var", "final_pairs"), ("var", "final_rated"),
                                                              ("kit", "course.HAND_RATED_3")),
-                                             (("policy", ("const", "best-random-lower")), ("min_margin", ("const", 2))))
+                                             (("policy", ("const", "best-random-lower")), ("min_margin", ("const", 0.5))))
     assert calls["dataset"].variables() == ["dataset", "final_pairs", "OUT_DIR"]
 
 
