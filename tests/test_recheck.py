@@ -13,7 +13,7 @@ from coursetools import sandbox
 from coursetools.grading import prepare, recheck
 from coursetools.grading.labels import RECHECK_DISAGREES
 from coursetools.grading.pipeline import grade_folder
-from coursetools.grading.recheck import CheckCall, build_dump_cell, read_check_call, read_check_calls
+from coursetools.grading.recheck import CheckCall, build_dump_code, read_check_call, read_check_calls, read_dumps
 
 SANDBOXED = sandbox.find_bwrap() is not None  # required in CI (tests/test_sandbox.py)
 RELOAD = "import importlib, helpers.checks\nchecks = importlib.reload(helpers.checks)\n"
@@ -66,15 +66,16 @@ class Opaque:
 
 
 def dump(values: dict, tmp_path) -> dict:
-    """Run the dump cell on ``values`` as the kernel would; return the JSON it wrote."""
+    """Run a check cell's dump code on ``values`` as the kernel would; return the values it wrote for that check."""
     calls = {"c": CheckCall("check_x", tuple(("var", name) for name in [*values, "absent"]))}
-    target = tmp_path / "values.json"
+    target = tmp_path / "values.jsonl"
+    target.unlink(missing_ok=True)
     os.environ[recheck.VALUES_ENV] = str(target)
     try:
-        exec(build_dump_cell(calls), dict(values))
+        exec(build_dump_code(calls, ["c"]), dict(values))
     finally:
         del os.environ[recheck.VALUES_ENV]
-    return json.loads(target.read_text(encoding="utf-8"))
+    return read_dumps(target.read_bytes())["c"]
 
 
 def test_the_dump_keeps_only_plain_values(tmp_path):
@@ -105,7 +106,8 @@ def conversational(**texts):
 
 def run_again(values: dict, **call) -> dict:
     calls = {"fmt": CheckCall("check_format", (("var", "dataset"),)), **call}
-    return recheck.recheck(calls, json.dumps(values).encode(), (), prepare.KIT_ROOT, SANDBOXED)
+    dumped = json.dumps({"checks": list(calls), "values": values}).encode()  # one check cell that dumps them all
+    return recheck.recheck(calls, dumped, (), prepare.KIT_ROOT, SANDBOXED)
 
 
 def test_a_fresh_process_runs_the_checks_on_the_values():
@@ -121,7 +123,7 @@ def test_a_fresh_process_runs_the_checks_on_the_values():
 
 def test_no_dump_or_a_broken_one_is_not_a_pass():
     calls = {"fmt": CheckCall("check_format", (("var", "dataset"),))}
-    for dumped in (None, b"{not json", b"[1, 2]"):
+    for dumped in (None, b"{not json", b"[1, 2]", b'{"checks": ["other"], "values": {}}', b'{"checks": "fmt"}'):
         value, message = recheck.recheck(calls, dumped, (), prepare.KIT_ROOT, SANDBOXED)["fmt"]
         assert value == "fail" and message.startswith(recheck.NOT_RECHECKED)
 
@@ -153,6 +155,8 @@ def graded(tmp_path_factory):
     write(folder / "b_wrong.ipynb", WRONG, CHECK)
     write(folder / "c_wrong_reload_patched.ipynb", WRONG + "\n" + FAKE_RELOAD, CHECK)
     write(folder / "d_right_dump_removed.ipynb", GOOD + "\n" + DUMP_REMOVED, CHECK)
+    write(folder / "e_name_reused_after_its_check.ipynb", GOOD, CHECK, "dataset = 'something else, later'")
+    write(folder / "f_globals_shadow_builtins.ipynb", GOOD + "\ntype = list = open = None", CHECK)
     with contextlib.redirect_stderr(io.StringIO()):
         rows = grade_folder(folder, 120, root / "out", reference=root / "reference.ipynb", jobs=2, sandboxed=SANDBOXED)
     return {row["notebook"]: row for row in rows}
@@ -191,3 +195,33 @@ def test_learner_globals_named_like_builtins_do_not_break_the_dump(tmp_path):
                 "globals", "Exception", "ValueError")}
     got = dump({**shadows, "rows": [{"a": 1, "b": "x"}]}, tmp_path)
     assert got["rows"] == [{"a": 1, "b": "x"}]
+
+
+def test_a_checked_name_reused_after_its_check_is_not_tampering(graded):
+    # Each check cell writes its own values, just before its check runs: a later `dataset = ...` changes nothing.
+    row = graded["e_name_reused_after_its_check.ipynb"]
+    assert (row["status"], row["checks"]) == ("ok", {"fmt": "pass"}), row
+
+
+def test_a_notebook_whose_globals_shadow_builtins_is_graded_ok(graded):
+    row = graded["f_globals_shadow_builtins.ipynb"]
+    assert (row["status"], row["checks"]) == ("ok", {"fmt": "pass"}), row
+
+
+def test_each_check_cell_dumps_its_own_values_first():
+    released = prepare.read_reference(prepare.DEFAULT_REFERENCE)
+    prepared = prepare.prepare_notebook(prepare.DEFAULT_REFERENCE, released)
+    code = [cell.source for cell in prepared.notebook.cells if cell.cell_type == "code"]
+    assert len(code) == sum(cell.cell_type == "code" for cell in nbformat.read(prepare.DEFAULT_REFERENCE, 4).cells)  # no cell added
+    for number, names in prepared.checks.items():
+        first, rest = code[number].split("\n", 1)
+        assert first.startswith("# CHECK:") and rest.index("_kit_dump_checked_values(") < rest.index("checks.check_")
+        assert f"{names!r}" in rest
+
+
+def test_dumps_are_read_per_check_and_a_broken_line_is_not_believed():
+    lines = b'{"checks": ["a"], "values": {"x": 1}}\n{"checks": ["b", "c"], "values": {"y": 2}}\n'
+    assert read_dumps(lines) == {"a": {"x": 1}, "b": {"y": 2}, "c": {"y": 2}}
+    assert read_dumps(lines + b'{"checks": ["a"], "values": {"x": 3}}\n')["a"] == {"x": 3}  # a cell run again: its last
+    for broken in (lines + b"{not json\n", b'{"checks": [1], "values": {}}', b'{"values": {}}', b"[]", b""):
+        assert read_dumps(broken) is None

@@ -68,7 +68,7 @@ class Artefacts:
     report: bytes | None  # report.xml: None when the run did not end by itself, or left no plain, bounded file
     kit_edited: bool  # the run's copy of helpers/ differs from what was copied
     dataset: Path  # the folder the run saved its dataset into (KIT_DATASET_DIR), inside the run's folder
-    values: bytes | None = None  # what the grader's last cell dumped (recheck.py): a plain, bounded file, or None
+    values: bytes | None = None  # what the check cells dumped (recheck.py): a plain, bounded file, or None
 
 
 def find_marked_processes(marker: str) -> list[psutil.Process]:
@@ -201,7 +201,7 @@ def build_environment(tmp: Path, threads: int | None, confined: bool) -> dict[st
     # The exercise saves its dataset to KIT_DATASET_DIR (else ../data next to the notebook, which
     # would be outside the temporary folder): keep each learner's dataset inside their own run.
     environ[DATASET_ENV] = str(tmp / DATASET_FOLDER)
-    environ[recheck.VALUES_ENV] = str(tmp / recheck.VALUES_FILE)  # the grader's last cell writes the checked values here
+    environ[recheck.VALUES_ENV] = str(tmp / recheck.VALUES_FILE)  # each released check cell appends the values it checks here
     return environ
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import nbformat
 
-from coursetools.grading.recheck import CheckCall, build_dump_cell, read_check_calls
+from coursetools.grading.recheck import CheckCall, build_dump_code, read_check_calls
 from coursetools.markers import find_check_names, is_check_cell
 
 ROOT = Path(__file__).resolve().parents[2]  # coursetools/grading/prepare.py -> the repository
@@ -43,7 +43,6 @@ class Prepared:
     checks: dict[int, list[str]] = field(default_factory=dict)  # check names by code-cell number (nbval's numbering)
     edited: set[str] = field(default_factory=set)  # checks whose learner cell differed from the released one
     calls: dict[str, CheckCall] = field(default_factory=dict)  # the checks run again outside the kernel (recheck.py)
-    dump_cell: int | None = None  # the grader's own last code cell, which writes what those checks read
 
 
 def find_checks(notebook) -> dict[int, list[str]]:
@@ -96,11 +95,20 @@ def prepare_notebook(path: Path, released: dict | None) -> Prepared:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
     calls = read_check_calls(released) if released is not None else {}
-    dump_cell = None
-    if calls:  # last, after every learner cell: nbval's numbers of the cells before it do not change
-        dump_cell = sum(cell.cell_type == "code" for cell in notebook.cells)
-        notebook.cells.append(nbformat.v4.new_code_cell(build_dump_cell(calls)))
-    return Prepared(Path(path).name, notebook, checks, edited, calls, dump_cell)
+    add_dumps(notebook, checks, calls)
+    return Prepared(Path(path).name, notebook, checks, edited, calls)
+
+
+def add_dumps(notebook, checks: dict[int, list[str]], calls: dict[str, CheckCall]) -> None:
+    """Put the grader's dump code in each released check cell, after its marker line and before its check."""
+    # In the check cell itself, not in a cell of its own: no learner cell runs between the values written and the
+    # check, so a name reused later in the notebook is not what gets checked again. No cell is added: nbval's numbers stay.
+    code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    for number, names in checks.items():
+        dump = build_dump_code(calls, names)
+        if dump:
+            marker, _, rest = code_cells[number].source.partition("\n")
+            code_cells[number].source = f"{marker}\n{dump}\n{rest}"
 
 
 def hash_file(path: Path) -> str:

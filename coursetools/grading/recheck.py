@@ -1,9 +1,10 @@
 """Step 4a, check again outside the kernel: the released checks run on the values the run dumped, in a fresh process.
 
 The released check cells still run in the learner's kernel, after the learner's code, which can patch what they call
-(``importlib.reload``, ``helpers.__path__``, IPython's input transformers ...). So the grader appends one cell of its own
-at the end of the notebook: it writes the variables the check calls read (``checks.check_pairs(pairs, rated, ...)``) to
-a JSON file, as plain JSON: a ``str`` subclass that equals every text, a list that lies about its length, any object
+(``importlib.reload``, ``helpers.__path__``, IPython's input transformers ...). So the grader puts its own code at the top
+of each released check cell, right after its marker: it writes the variables that cell's check call reads
+(``checks.check_pairs(pairs, rated, ...)``), as they are when the check runs, to a JSON-lines file, one line per check
+cell, as plain JSON: a ``str`` subclass that equals every text, a list that lies about its length, any object
 with its own ``__eq__`` becomes plain text, numbers and lists on the way. After the run, a new ``python -I`` process with
 the pristine kit (no learner code, no PYTHONPATH, its own sandbox) calls the same check functions on those values and
 says pass or fail. A check counts only if it passed in the kernel and again here (pipeline, verdict).
@@ -95,9 +96,10 @@ def read_check_calls(released: dict) -> dict[str, CheckCall]:
     return {name: call for name, call in calls.items() if call is not None}
 
 
-# The dump cell runs in the learner's kernel: self-contained, no name it leaves behind but one.
-DUMP_CELL = '''# Bộ chấm: ghi lại các biến mà ô kiểm tra đọc (JSON thuần), để chấm lại chúng ngoài kernel này.
-def _kit_dump_checked_values(names):
+# The dump code runs in the learner's kernel, in the check cell itself (so no learner cell runs between it and the check):
+# self-contained, defined, called and deleted there, leaving no name behind.
+DUMP_CODE = '''# Bộ chấm: ghi lại các biến mà ô kiểm tra này đọc (JSON thuần), để chấm lại chúng ngoài kernel.
+def _kit_dump_checked_values(checks, names):
     # Every built-in through `b.`: the learner's globals may hold a `type`, `list` or `open` of their own.
     import builtins as b, json, os
 
@@ -133,18 +135,41 @@ def _kit_dump_checked_values(names):
                 values[name] = plain(space[name])
             except b.Exception as error:
                 values[name] = {"%(unreadable)s": b.type(error).__name__}
-    with b.open(os.environ["%(env)s"], "w", encoding="utf-8") as handle:
-        json.dump(values, handle)
+    try:  # never the check cell's error: a dump that cannot be written is missing, and the recheck says so
+        with b.open(os.environ["%(env)s"], "a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"checks": checks, "values": values}) + "\\n")
+    except b.Exception:
+        pass
 
 
-_kit_dump_checked_values(%(names)r)
+_kit_dump_checked_values(%(checks)r, %(names)r)
 del _kit_dump_checked_values'''
 
 
-def build_dump_cell(calls: dict[str, CheckCall]) -> str:
-    """Return the source of the cell that writes every variable the check calls read."""
-    names = list(dict.fromkeys(name for call in calls.values() for name in call.variables()))
-    return DUMP_CELL % {"dataset": DATASET_TAG, "unreadable": UNREADABLE_TAG, "env": VALUES_ENV, "names": names}
+def build_dump_code(calls: dict[str, CheckCall], checks: list[str]) -> str:
+    """Return the code a check cell runs before its check: it writes the variables of those checks that are rechecked."""
+    checks = [name for name in checks if name in calls]
+    if not checks:
+        return ""
+    names = list(dict.fromkeys(name for check in checks for name in calls[check].variables()))
+    return DUMP_CODE % {"dataset": DATASET_TAG, "unreadable": UNREADABLE_TAG, "env": VALUES_ENV, "checks": checks,
+                        "names": names}
+
+
+def read_dumps(dumped: bytes) -> dict[str, dict] | None:
+    """Return the dumped values by check name (a cell run twice: its last line), or None if any line is not a dump."""
+    by_check = {}
+    try:
+        lines = dumped.decode("utf-8").splitlines()
+        for line in lines:
+            entry = json.loads(line)
+            checks, values = entry["checks"], entry["values"]
+            if not (isinstance(checks, list) and all(isinstance(c, str) for c in checks) and isinstance(values, dict)):
+                return None
+            by_check.update(dict.fromkeys(checks, values))
+    except (ValueError, TypeError, KeyError, RecursionError):
+        return None
+    return by_check or None
 
 
 def decode(value):
@@ -179,15 +204,17 @@ def resolve(argument, values: dict, checks):
 
 
 def run_checks(calls: dict, values: dict) -> dict[str, tuple[str, str]]:
-    """Call each check on the dumped values with the pristine kit; return (pass or fail, message) by check name."""
+    """Call each check on the values its cell dumped, with the pristine kit; return (pass or fail, message) by check name."""
     import helpers.checks as checks
 
     results = {}
     for name, spec in calls.items():
         call = CheckCall(spec["function"], tuple(map(tuple, spec["args"])), tuple((k, tuple(a)) for k, a in spec["kwargs"]))
         try:
-            args = [resolve(arg, values, checks) for arg in call.args]
-            kwargs = {key: resolve(arg, values, checks) for key, arg in call.kwargs}
+            if name not in values:
+                raise AssertionError(f"{NOT_RECHECKED}: ô kiểm tra `{name}` không ghi lại giá trị nào")
+            args = [resolve(arg, values[name], checks) for arg in call.args]
+            kwargs = {key: resolve(arg, values[name], checks) for key, arg in call.kwargs}
             with contextlib.redirect_stdout(io.StringIO()):
                 getattr(checks, call.function)(*args, **kwargs)
         except AssertionError as error:
@@ -230,13 +257,9 @@ def recheck(calls: dict[str, CheckCall], dumped: bytes | None, read_only: tuple[
 
     if not calls:
         return {}
-    try:
-        values = json.loads(dumped) if dumped is not None else None
-    except ValueError:
-        values = None
-    if not isinstance(values, dict):
-        return {name: ("fail", f"{NOT_RECHECKED}: không có tệp giá trị hợp lệ do ô cuối của bộ chấm ghi")
-                for name in calls}
+    values = read_dumps(dumped) if dumped is not None else None
+    if values is None:
+        return {name: ("fail", f"{NOT_RECHECKED}: không có tệp giá trị hợp lệ do các ô kiểm tra ghi") for name in calls}
     request = json.dumps({"calls": encode_calls(calls), "values": values})
     command = build_command(kit_root)
     with tempfile.TemporaryDirectory(prefix="grading-recheck-") as scratch, \

@@ -138,9 +138,6 @@ def apply_rechecks(outcomes: dict[str, tuple[str, str]], rechecks: dict[str, tup
 def fill_row(row: dict, prepared: Prepared, released: dict | None, outcomes: Outcomes, ending: str, kit_edited: bool,
              timeout: float, rechecks: dict[str, tuple[str, str]] | None = None) -> dict:
     """Fill a notebook's row (its saved_dataset already decided) with its checks' values, status and detail."""
-    # The grader's own last cell is not the learner's: its outcome is neither a check nor a cell error.
-    cells = {number: result for number, result in outcomes.cells.items() if number != prepared.dump_cell}
-    outcomes = Outcomes(cells, None if outcomes.running == prepared.dump_cell else outcomes.running, outcomes.problems)
     row["outcomes"] = collect_outcomes(outcomes.cells, prepared.checks)
     row["disagreeing"] = apply_rechecks(row["outcomes"], rechecks or {}, prepared.calls) if ending == "done" else []
     names = list(released if released is not None else row["outcomes"])
