@@ -41,7 +41,7 @@ class CheckResult:
 def rate_known_pairs(pairs: list[dict], judge: str = DEFAULT_JUDGE, method: str = "probs",
                      preset: str | None = None) -> CheckResult:
     """Rate every pair in both orders with one judge and method; return the summary, the time and the judgements."""
-    from helpers.judge import build_judge, rate, rate_each_alone, score_with_token_probs
+    from helpers.judge import build_judge, rate, rate_each_alone
     from helpers.sanity import build_sanity_rows, score_judge
 
     rows = build_sanity_rows(pairs)
@@ -52,8 +52,8 @@ def rate_known_pairs(pairs: list[dict], judge: str = DEFAULT_JUDGE, method: str 
         task = build_judge(num_completions=2 if method == "json" else 1, preset=preset, model=model, method="json")
     task.load()  # loading is not judging: the seconds below are the judgements' alone
     start = time.perf_counter()
-    if method == "probs":
-        rated = score_with_token_probs(task, rows, share_prefix=True)
+    if method == "probs":  # TokenProbUltraFeedback: its process() scores each text alone, the rubric read once
+        rated = rate(task, rows)
     elif method == "json":
         rated = [{**row, **out} for row, out in zip(rows, rate(task, rows))]
     else:

@@ -161,7 +161,7 @@ def score_with_token_probs(judge: UltraFeedback, rows: list[dict], share_prefix:
     # text, so the probabilities of the rating tokens need one forward pass of the loaded model itself.
     pipe = judge.llm._pipeline
     prompts = [build_score_prompt(judge, row["instruction"], text) for row in rows for text in row["generations"]]
-    probe = build_score_prompt(judge, PROBE_INSTRUCTION, "-")
+    probe = build_score_prompt(judge, PROBE_INSTRUCTION, "-") if share_prefix else None  # only a shared prefix splits
     scores = iter(score_prompts(pipe.model, pipe.tokenizer, prompts, share_prefix, probe))
     out = []
     for row in rows:
