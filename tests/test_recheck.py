@@ -16,6 +16,7 @@ from coursetools.grading.pipeline import grade_folder
 from coursetools.grading.recheck import CheckCall, build_dump_code, read_check_call, read_check_calls, read_dumps
 
 SANDBOXED = sandbox.find_bwrap() is not None  # required in CI (tests/test_sandbox.py)
+HIDE = () if SANDBOXED else None  # recheck's hide: () is a sandbox that hides nothing more, None no sandbox
 RELOAD = "import importlib, helpers.checks\nchecks = importlib.reload(helpers.checks)\n"
 CHECK = "# CHECK: fmt\n" + RELOAD + "checks.check_format(dataset)"
 GOOD = ("from datasets import Dataset\n"
@@ -107,7 +108,7 @@ def conversational(**texts):
 def run_again(values: dict, **call) -> dict:
     calls = {"fmt": CheckCall("check_format", (("var", "dataset"),)), **call}
     dumped = json.dumps({"checks": list(calls), "values": values}).encode()  # one check cell that dumps them all
-    return recheck.recheck(calls, dumped, (), prepare.KIT_ROOT, SANDBOXED)
+    return recheck.recheck(calls, dumped, (), prepare.KIT_ROOT, HIDE)
 
 
 def test_a_fresh_process_runs_the_checks_on_the_values():
@@ -124,8 +125,69 @@ def test_a_fresh_process_runs_the_checks_on_the_values():
 def test_no_dump_or_a_broken_one_is_not_a_pass():
     calls = {"fmt": CheckCall("check_format", (("var", "dataset"),))}
     for dumped in (None, b"{not json", b"[1, 2]", b'{"checks": ["other"], "values": {}}', b'{"checks": "fmt"}'):
-        value, message = recheck.recheck(calls, dumped, (), prepare.KIT_ROOT, SANDBOXED)["fmt"]
+        value, message = recheck.recheck(calls, dumped, (), prepare.KIT_ROOT, HIDE)["fmt"]
         assert value == "fail" and message.startswith(recheck.NOT_RECHECKED)
+
+
+@pytest.mark.parametrize("command", [
+    "import sys; sys.exit(3)",  # the process died
+    "print('not json')",  # it answered something else
+    "import json; print(json.dumps({'fmt': ['maybe', '']}))",  # neither pass nor fail
+    "import json; print(json.dumps({}))",  # no answer for the check
+])
+def test_a_recheck_that_cannot_run_is_the_graders_error_not_a_fail(command, monkeypatch):
+    import sys
+
+    monkeypatch.setattr(recheck, "build_command", lambda kit_root: [sys.executable, "-c", command])
+    value, message = run_again({"dataset": conversational()})["fmt"]
+    assert value == "error" and message.startswith(recheck.NOT_RECHECKED)
+
+
+def test_a_check_not_rechecked_by_the_graders_fault_makes_the_notebook_an_error():
+    from coursetools.grading.extract import Outcomes
+    from coursetools.grading.labels import RECHECK_FAILED
+    from coursetools.grading.prepare import Prepared
+    from coursetools.grading.verdict import fill_row, new_row
+
+    calls = {"fmt": CheckCall("check_format", (("var", "dataset"),)), "other": CheckCall("check_format", ())}
+    prepared = Prepared(name="a.ipynb", notebook=None, checks={0: ["fmt"], 1: ["other"]}, calls=calls)
+    outcomes = Outcomes(cells={0: ("passed", ""), 1: ("passed", "")}, running=None, problems=[])
+    rechecks = {"fmt": ("error", f"{recheck.NOT_RECHECKED}: quá 300 giây"), "other": ("pass", "")}
+    row = fill_row(new_row("a.ipynb"), prepared, None, outcomes, "done", False, 900, rechecks)
+    assert row["status"] == "error" and row["detail"].startswith(RECHECK_FAILED)
+    assert row["checks"] == {"fmt": "not_run", "other": "pass"} and row["checks_passed"] == 1
+    # The same check failing outside the kernel (the learner's values) is tampering, not an error.
+    rechecks["fmt"] = ("fail", "Hàng 1 chưa theo kiểu conversational của TRL")
+    row = fill_row(new_row("a.ipynb"), prepared, None, outcomes, "done", False, 900, rechecks)
+    assert row["status"] == "tampered" and row["detail"].startswith(RECHECK_DISAGREES)
+
+
+@pytest.mark.skipif(not SANDBOXED, reason="bubblewrap is not installed")
+def test_the_recheck_sees_the_kits_code_but_not_its_other_folders():
+    # A dumped OUT_DIR pointing into the kit's folder (where an instructor's own saved dataset lives, data/) finds
+    # nothing: the fresh process sees only helpers/ and coursetools/ of the kit, and the run's own dataset folder.
+    import shutil
+    import uuid
+
+    from datasets import Dataset
+
+    rows = [{"prompt": [{"role": "user", "content": "Q?"}], "chosen": [{"role": "assistant", "content": "Yes."}],
+             "rejected": [{"role": "assistant", "content": "No."}]}]
+    folder = prepare.KIT_ROOT / "build" / f"test-recheck-{uuid.uuid4().hex}"  # /build/ is not in git
+    try:
+        Dataset.from_list(rows).save_to_disk(str(folder))
+        calls = {"dataset": CheckCall("check_dataset", (("var", "dataset"), ("var", "final_pairs"), ("var", "OUT_DIR")))}
+        values = {"dataset": {recheck.DATASET_TAG: rows}, "final_pairs": [{"prompt": "Q?", "chosen": "Yes.", "rejected": "No."}],
+                  "OUT_DIR": str(folder)}
+        dumped = json.dumps({"checks": ["dataset"], "values": values}).encode()
+        value, message = recheck.recheck(calls, dumped, (), prepare.KIT_ROOT, ())["dataset"]
+        assert value == "fail" and "Chưa thấy tập dữ liệu đã lưu" in message
+        # The same values pass where the folder is given to the checks (as the pipeline gives the run's dataset) ...
+        assert recheck.recheck(calls, dumped, (folder,), prepare.KIT_ROOT, ())["dataset"] == ("pass", "")
+        # ... and without the sandbox, which hides nothing.
+        assert recheck.recheck(calls, dumped, (), prepare.KIT_ROOT, None)["dataset"] == ("pass", "")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_the_fresh_process_ignores_pythonpath(tmp_path, monkeypatch):

@@ -27,6 +27,7 @@ SANDBOX_LABELS = {True: "bubblewrap", False: "KHÔNG (--no-sandbox)"}
 KIT_COPY_EDITED = "bài nộp đã sửa mã của khóa học (helpers/)"
 KIT_EDITED = "bài nộp đã sửa tệp của khóa học ngoài thư mục tạm"
 RECHECK_DISAGREES = "ô kiểm tra đạt trong kernel nhưng không đạt khi chấm lại ngoài kernel"
+RECHECK_FAILED = "lỗi của bộ chấm: không chấm lại được ngoài kernel (hãy chấm lại bài này)"
 NOT_GRADED = "chưa chấm: khóa học bị sửa trong khi chấm"
 RUN_STOPPED = {  # filled with the limits in force (sandbox.Limits)
     "memory": "đã dừng: dùng quá {run_memory_bytes} bộ nhớ",

@@ -7,7 +7,9 @@ of each released check cell, right after its marker: it writes the variables tha
 cell, as plain JSON: a ``str`` subclass that equals every text, a list that lies about its length, any object
 with its own ``__eq__`` becomes plain text, numbers and lists on the way. After the run, a new ``python -I`` process with
 the pristine kit (no learner code, no PYTHONPATH, its own sandbox) calls the same check functions on those values and
-says pass or fail. A check counts only if it passed in the kernel and again here (pipeline, verdict).
+says pass or fail; it sees only the kit's code (helpers/, coursetools/), never the kit's data/ or solutions/, and the run's
+saved dataset. A check counts only if it passed in the kernel and again here (pipeline, verdict). When that process
+fails (no answer, time out) the result is ``error``: the grader's failure, graded as an error, not as the learner's.
 
 Only check cells that end with one call ``checks.check_<name>(...)`` whose arguments are variable names, constants or
 the kit's own values (``checks.course.HAND_RATED``) are checked again: the exercise's seven are. Others (the small
@@ -37,6 +39,7 @@ RECHECK_TIMEOUT = 300  # seconds for all the checks of one notebook (the saved d
 DATASET_TAG = "__kit_dataset__"  # a datasets.Dataset, dumped as its rows
 UNREADABLE_TAG = "__kit_unreadable__"  # a value plain JSON cannot hold (its type's name)
 NOT_RECHECKED = "không kiểm tra lại được ngoài kernel"
+KIT_CODE = ("helpers", "coursetools")  # what the fresh process imports from the kit, and all it sees of it
 
 
 @dataclass(frozen=True)
@@ -247,11 +250,15 @@ def build_command(kit_root: Path) -> list[str]:
 
 
 def recheck(calls: dict[str, CheckCall], dumped: bytes | None, read_only: tuple[Path, ...], kit_root: Path,
-            sandboxed: bool) -> dict[str, tuple[str, str]]:
-    """Run the check calls again on a run's dumped values in a fresh process; return (pass or fail, message) by name.
+            hide: tuple[Path, ...] | None) -> dict[str, tuple[str, str]]:
+    """Run the check calls again on a run's dumped values in a fresh process; return (pass, fail or error, message) by name.
 
-    ``read_only``: what the checks may read besides the kit and the interpreter (the run's saved dataset).
+    ``read_only``: what the checks may read besides the kit's code and the interpreter (the run's saved dataset).
+    ``hide``: what the sandbox hides besides the grader's home and the kit's other files (submissions, reports); None:
+    no sandbox. ``error`` is the grader's failure (the process did not answer), not the learner's: a missing or broken
+    dump, or a value the checks reject, is ``fail``.
     """
+    sandboxed = hide is not None
     from coursetools import sandbox
     from helpers.models import get_cache_dir
 
@@ -269,8 +276,11 @@ def recheck(calls: dict[str, CheckCall], dumped: bytes | None, read_only: tuple[
                    "KIT_CACHE_DIR": str(get_cache_dir())}
         limiter = None
         if sandboxed:
-            box = sandbox.Sandbox(writable=Path(scratch), read_only=(*sandbox.interpreter_paths(), kit_root, get_cache_dir(), *read_only),
-                                  hidden=(Path.home(),), env=environ, uid=uid)
+            # Only the kit's code: its other folders (a data/ with the instructor's own saved dataset, solutions/) stay
+            # hidden, so a dumped OUT_DIR pointing there finds nothing.
+            code = tuple(kit_root / package for package in KIT_CODE)
+            box = sandbox.Sandbox(writable=Path(scratch), read_only=(*sandbox.interpreter_paths(), *code, get_cache_dir(), *read_only),
+                                  hidden=(Path.home(), kit_root.resolve(), *hide), env=environ, uid=uid)
             sandbox.give_to_run_user(Path(scratch), uid)
             command = sandbox.build_command(command, box, sandbox.find_bwrap() or "bwrap")
             limiter = sandbox.make_limiter(box.limits, uid)
@@ -281,12 +291,14 @@ def recheck(calls: dict[str, CheckCall], dumped: bytes | None, read_only: tuple[
             done = subprocess.run(command, input=request, capture_output=True, text=True, env=environ,
                                   timeout=RECHECK_TIMEOUT, preexec_fn=limiter, cwd=scratch)
         except subprocess.TimeoutExpired:
-            return {name: ("fail", f"{NOT_RECHECKED}: quá {RECHECK_TIMEOUT} giây") for name in calls}
+            return {name: ("error", f"{NOT_RECHECKED}: quá {RECHECK_TIMEOUT} giây") for name in calls}
     try:
         results = json.loads(done.stdout[:RESULT_LIMIT]) if done.returncode == 0 else None
     except ValueError:
         results = None
     if not isinstance(results, dict):
-        error = " ".join(done.stderr.strip().splitlines()[-2:])
-        return {name: ("fail", f"{NOT_RECHECKED}: {error}") for name in calls}
-    return {name: (str(value[0]), str(value[1])) for name, value in results.items() if name in calls}
+        error = " ".join(done.stderr.strip().splitlines()[-2:]) or f"mã thoát {done.returncode}"
+        return {name: ("error", f"{NOT_RECHECKED}: {error}") for name in calls}
+    answered = {name: (str(value[0]), str(value[1])) for name, value in results.items()
+                if name in calls and isinstance(value, list) and len(value) == 2 and value[0] in ("pass", "fail")}
+    return {name: answered.get(name, ("error", f"{NOT_RECHECKED}: không có kết quả")) for name in calls}

@@ -8,7 +8,8 @@ whatever the released cell gave). Only ``pass`` counts in checks_passed; checks_
 
 Statuses (CSV code / summary label): ``ok`` (đạt) every check passes, and the saved dataset if checked; ``failed`` (chưa
 đạt) some check did not pass, or they all did but the saved dataset did not (detail "saved_dataset: <message>");
-``error`` (lỗi) a non-check cell failed, the kernel died, or the run was stopped over its memory or disk budget;
+``error`` (lỗi) a non-check cell failed, the kernel died, the run was stopped over its memory or disk budget, or the
+grader could not run its checks again outside the kernel (recheck.py: its process failed);
 ``timeout`` (quá giờ); ``tampered`` (can thiệp vào việc chấm) some check edited or missing (detail "bị sửa: a; bị xoá:
 b"), or the kit edited, or a check that passed in the kernel failed when run again outside it (recheck.py);
 ``invalid`` (không đọc được) not a notebook nbformat can read, not run; ``no_checks`` (không có ô
@@ -21,7 +22,7 @@ from __future__ import annotations
 from coursetools import sandbox
 from coursetools.grading.extract import Outcomes, summarize_failure
 from coursetools.grading.labels import (
-    DATASET_LABELS, FEEDBACK_WIDTH, KIT_COPY_EDITED, RECHECK_DISAGREES, RUN_STOPPED, shorten,
+    DATASET_LABELS, FEEDBACK_WIDTH, KIT_COPY_EDITED, RECHECK_DISAGREES, RECHECK_FAILED, RUN_STOPPED, shorten,
 )
 from coursetools.grading.prepare import Prepared
 from coursetools.grading.recheck import NOT_RECHECKED
@@ -33,7 +34,7 @@ def new_row(name: str) -> dict:
     """Return the grade row of a notebook before grading: no status, no value."""
     return {"notebook": name, "status": "", "checks_passed": 0, "checks_total": 0, "seconds": 0, "checks": {},
             "detail": "", "outcomes": {}, "saved_dataset": "", "dataset_message": "", "cell_error": None, "sandbox": "",
-            "disagreeing": []}
+            "disagreeing": [], "unrechecked": []}
 
 
 def decide_check(result: tuple[str, str] | None) -> str:
@@ -95,6 +96,9 @@ def decide_status(ending: str, kit_edited: bool, outcomes: Outcomes, row: dict, 
     if row.get("disagreeing"):  # its checks passed in the kernel and failed on the same values outside it
         name = row["disagreeing"][0]
         return "tampered", shorten(f"{RECHECK_DISAGREES}: {', '.join(row['disagreeing'])} — {name}: {row['outcomes'][name][1]}")
+    if row.get("unrechecked"):  # the grader's own failure: the instructor looks at it, the learner is not told "wrong"
+        name = row["unrechecked"][0]
+        return "error", shorten(f"{RECHECK_FAILED}: {', '.join(row['unrechecked'])} — {row['outcomes'][name][1]}")
     running = outcomes.running
     failing = [name for name, value in row["checks"].items() if value != "pass"]
     if ending == "timeout":
@@ -123,23 +127,31 @@ def decide_status(ending: str, kit_edited: bool, outcomes: Outcomes, row: dict, 
 
 
 def apply_rechecks(outcomes: dict[str, tuple[str, str]], rechecks: dict[str, tuple[str, str]],
-                   calls: dict) -> list[str]:
-    """Let a check pass only if it passed again outside the kernel; return the checks that passed only inside it."""
-    disagreeing = []
+                   calls: dict) -> tuple[list[str], list[str]]:
+    """Let a check pass only if it passed again outside the kernel; return (checks that failed there, checks not rechecked).
+
+    A check the grader could not run again (its process failed: ``error``) is not_run, not failed: the learner is not
+    blamed for the grader's failure, and it does not count as passed either.
+    """
+    disagreeing, unchecked = [], []
     for name, (value, _) in list(outcomes.items()):
         if name in calls and value == "pass":
             again, message = rechecks.get(name, ("fail", NOT_RECHECKED))
-            if again != "pass":
+            if again == "error":
+                outcomes[name] = ("not_run", shorten(message, FEEDBACK_WIDTH))
+                unchecked.append(name)
+            elif again != "pass":
                 outcomes[name] = ("fail", shorten(message, FEEDBACK_WIDTH))
                 disagreeing.append(name)
-    return disagreeing
+    return disagreeing, unchecked
 
 
 def fill_row(row: dict, prepared: Prepared, released: dict | None, outcomes: Outcomes, ending: str, kit_edited: bool,
              timeout: float, rechecks: dict[str, tuple[str, str]] | None = None) -> dict:
     """Fill a notebook's row (its saved_dataset already decided) with its checks' values, status and detail."""
     row["outcomes"] = collect_outcomes(outcomes.cells, prepared.checks)
-    row["disagreeing"] = apply_rechecks(row["outcomes"], rechecks or {}, prepared.calls) if ending == "done" else []
+    row["disagreeing"], row["unrechecked"] = (
+        apply_rechecks(row["outcomes"], rechecks or {}, prepared.calls) if ending == "done" else ([], []))
     names = list(released if released is not None else row["outcomes"])
     row["checks"] = decide_values(names, row["outcomes"], prepared.edited)
     row["cell_error"] = find_cell_error(outcomes.cells, prepared.checks)
