@@ -52,6 +52,9 @@ def make_cpu_dpo_config(output_dir: str | os.PathLike, **overrides) -> DPOConfig
         bf16=False,
         fp16=False,
         dataloader_num_workers=0,
+        # Held-out pairs are scored one at a time: TRL averages per-batch means, which is the true mean
+        # only when every batch has the same size (and no padding changes a pair's log-probabilities).
+        per_device_eval_batch_size=1,
     )
     settings.update(overrides)
     return DPOConfig(output_dir=str(output_dir), **settings)
@@ -86,6 +89,18 @@ def load_preference_dataset(path: str | os.PathLike | None = None) -> tuple[Data
     return dataset, note
 
 
+def load_held_out_pairs(path: str | os.PathLike | None = None) -> Dataset:
+    """Return notebook 03's known pairs (a true and a false answer) as conversational DPO pairs that training never sees."""
+    from helpers.dpo import to_dataset
+    from helpers.sanity import KNOWN_PAIRS, read_known_pairs
+
+    pairs = [
+        {"prompt": pair["instruction"], "chosen": pair["good"], "rejected": pair["bad"]}
+        for pair in read_known_pairs(path or KNOWN_PAIRS)
+    ]
+    return to_dataset(pairs, style="conversational").select_columns(list(TRAIN_COLUMNS))
+
+
 def load_start_model(model_path: str | os.PathLike | None = None):
     """Return (model, tokenizer) of the offline SmolLM2-135M-Instruct: the starting point of training."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -106,16 +121,24 @@ def freeze_lower_layers(model, trainable_layers: int | None) -> None:
     model.model.norm.requires_grad_(True)
 
 
+# The two sets a training run is scored on when it has held-out pairs, by their name in the log.
+EVAL_SETS = {"trained": "đã học", "held_out": "chưa học"}
+
+
 def train_dpo(
     dataset: Dataset,
     config: DPOConfig,
     model_path: str | os.PathLike | None = None,
     threads: int = TRAIN_THREADS,
     trainable_layers: int | None = TRAINABLE_LAYERS,
+    held_out: Dataset | None = None,
 ):
-    """Train SmolLM2-135M-Instruct with TRL's DPOTrainer; returns (model, tokenizer, log_history)."""
+    """Train SmolLM2-135M-Instruct with TRL's DPOTrainer (scoring held-out pairs before and after); returns (model, tokenizer, log_history)."""
     model, tokenizer = load_start_model(model_path)
     freeze_lower_layers(model, trainable_layers)
+    train_dataset = dataset.select_columns(list(TRAIN_COLUMNS))
+    # Both sets at init: TRL computes their reference log-probabilities there, before any update.
+    eval_sets = None if held_out is None else {"trained": train_dataset, "held_out": held_out}
     with use_threads(threads):
         # ref_model=None: with precompute_ref_log_probs the trainer scores the data with the policy before
         # it changes (that is the reference); without it, it loads a second copy from the same folder.
@@ -123,18 +146,45 @@ def train_dpo(
             model=model,
             ref_model=None,
             args=config,
-            train_dataset=dataset.select_columns(list(TRAIN_COLUMNS)),
+            train_dataset=train_dataset,
             processing_class=tokenizer,
+            eval_dataset=eval_sets,
         )
+
+        def evaluate(step: int) -> list[dict]:
+            # TRL logs an evaluation without saying which set it scored, and train() starts a new log:
+            # each evaluation is kept here instead, named.
+            return [{**trainer.evaluate(name), "step": step, "eval_set": name} for name in eval_sets or ()]
+
+        before = evaluate(0)
         trainer.train()
+        after = evaluate(trainer.state.global_step)
     model = trainer.model.eval()
-    return model, tokenizer, trainer.state.log_history
+    training = [row for row in trainer.state.log_history if not any(key.startswith("eval_") for key in row)]
+    return model, tokenizer, training + before + after
 
 
 def get_step_metrics(log_history: list[dict], key: str) -> tuple[list[int], list[float]]:
     """Return (steps, values) of one logged training metric, e.g. ``"rewards/margins"``."""
-    rows = [row for row in log_history if key in row]
+    rows = [row for row in log_history if key in row and "eval_set" not in row]
     return [row["step"] for row in rows], [row[key] for row in rows]
+
+
+EVAL_METRICS = ("rewards/accuracies", "rewards/margins", "logps/chosen", "logps/rejected")
+
+
+def summarize_evaluations(log_history: list[dict]) -> list[dict]:
+    """Return one row per evaluation of a run (each set, before and after training): TRL's DPO metrics, rounded."""
+    return [
+        {
+            "cặp": EVAL_SETS[row["eval_set"]],
+            "bước": row["step"],
+            **{name: round(row[f"eval_{name}"], 4) for name in EVAL_METRICS},
+            "loss": round(row["eval_loss"], 4),
+        }
+        for row in log_history
+        if "eval_set" in row
+    ]
 
 
 def plot_training(log_history: list[dict]):

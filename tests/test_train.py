@@ -5,7 +5,15 @@ from statistics import mean
 import pytest
 
 from helpers.dpo import to_dataset
-from helpers.train import get_step_metrics, load_preference_dataset, make_cpu_dpo_config, train_dpo
+from helpers.sanity import read_known_pairs
+from helpers.train import (
+    get_step_metrics,
+    load_held_out_pairs,
+    load_preference_dataset,
+    make_cpu_dpo_config,
+    summarize_evaluations,
+    train_dpo,
+)
 
 # A unit test may use fixed pairs: the chosen answer is right and polite, the rejected one wrong or rude.
 PAIRS = [
@@ -53,3 +61,33 @@ def test_train_dpo_raises_the_reward_margin(tmp_path):
     assert margins[-1] > margins[0]
     assert mean(margins[-3:]) > mean(margins[:3])
     assert not model.training and tokenizer.pad_token is not None
+
+
+def test_load_held_out_pairs_are_the_known_pairs_in_trls_format():
+    known = read_known_pairs()
+    held_out = load_held_out_pairs()
+    assert held_out.column_names == ["prompt", "chosen", "rejected"] and len(held_out) == len(known)
+    assert held_out[0]["prompt"] == [{"role": "user", "content": known[0]["instruction"]}]
+    assert held_out[0]["chosen"] == [{"role": "assistant", "content": known[0]["good"]}]
+    assert held_out[0]["rejected"] == [{"role": "assistant", "content": known[0]["bad"]}]
+    # None of them is a pair of the unit test's training set, nor of the exercise (its hand-rated rows).
+    assert not {row["prompt"][0]["content"] for row in held_out} & {pair["prompt"] for pair in PAIRS}
+
+
+def test_train_dpo_scores_trained_and_held_out_pairs_before_and_after(tmp_path):
+    config = make_cpu_dpo_config(tmp_path, max_steps=4, max_length=64)
+    held_out = load_held_out_pairs().select(range(3))
+    _, _, log_history = train_dpo(to_dataset(PAIRS, style="conversational"), config, held_out=held_out)
+    rows = summarize_evaluations(log_history)
+    assert [(row["cặp"], row["bước"]) for row in rows] == [("đã học", 0), ("chưa học", 0), ("đã học", 4), ("chưa học", 4)]
+    trained_before, held_before, trained_after, held_after = rows
+    # Before the first update the policy is the reference: every DPO reward is exactly 0, so no pair is "won".
+    for row in (trained_before, held_before):
+        assert row["rewards/margins"] == 0.0 and row["rewards/accuracies"] == 0.0
+        assert row["loss"] == pytest.approx(0.6931, abs=1e-4)  # ln 2
+    # After training the policy has moved on both sets; on the pairs it learned, the margin grew.
+    assert held_after["rewards/margins"] != 0.0 and held_after["logps/chosen"] != held_before["logps/chosen"]
+    assert trained_after["rewards/margins"] > 0.0 and trained_after["loss"] < trained_before["loss"]
+    # Training's own curve is unchanged by the evaluations: one row per step, step 1 still at margin 0.
+    steps, margins = get_step_metrics(log_history, "rewards/margins")
+    assert steps == [1, 2, 3, 4] and margins[0] == pytest.approx(0.0, abs=1e-6)
