@@ -200,6 +200,28 @@ def test_the_fresh_process_ignores_pythonpath(tmp_path, monkeypatch):
     assert value == "fail"
 
 
+def test_the_fresh_process_ignores_bytecode_planted_in_the_kit(tmp_path):
+    # Without the sandbox a run can write into the kit's folder. Its hash leaves __pycache__ out (Python rewrites those
+    # files itself), so an always-passing checks.pyc planted there must never be what the recheck imports.
+    import py_compile
+    import shutil
+    import sys
+
+    kit = tmp_path / "kit"
+    for package in recheck.KIT_CODE:
+        shutil.copytree(prepare.KIT_ROOT / package, kit / package, ignore=shutil.ignore_patterns("__pycache__"))
+    planted = tmp_path / "checks.py"
+    planted.write_text("def check_format(*a, **k):\n    pass\n")
+    # An unchecked-hash .pyc is loaded without comparing it with checks.py at all.
+    py_compile.compile(str(planted), cfile=str(kit / "helpers" / "__pycache__" / f"checks.{sys.implementation.cache_tag}.pyc"),
+                       invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+    calls = {"fmt": CheckCall("check_format", (("var", "dataset"),))}
+    wrong = {"dataset": {recheck.DATASET_TAG: [{"prompt": "Q?", "chosen": "Y", "rejected": "N"}]}}
+    dumped = json.dumps({"checks": ["fmt"], "values": wrong}).encode()
+    value, message = recheck.recheck(calls, dumped, (), kit, None)["fmt"]
+    assert value == "fail" and "conversational" in message
+
+
 def write(path, *sources):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(source) for source in sources]

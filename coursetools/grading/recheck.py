@@ -7,8 +7,8 @@ of each released check cell, right after its marker: it writes the variables tha
 cell, as plain JSON: a ``str`` subclass that equals every text, a list that lies about its length, any object
 with its own ``__eq__`` becomes plain text, numbers and lists on the way. After the run, a new ``python -I`` process with
 the pristine kit (no learner code, no PYTHONPATH, its own sandbox) calls the same check functions on those values and
-says pass or fail; it sees only the kit's code (helpers/, coursetools/), never the kit's data/ or solutions/, and the run's
-saved dataset. A check counts only if it passed in the kernel and again here (pipeline, verdict). When that process
+says pass or fail; it sees only a copy of the kit's code (helpers/, coursetools/, no bytecode), never the kit's data/ or
+solutions/, and the run's saved dataset. A check counts only if it passed in the kernel and again here (pipeline, verdict). When that process
 fails (no answer, time out) the result is ``error``: the grader's failure, graded as an error, not as the learner's.
 
 Only check cells that end with one call ``checks.check_<name>(...)`` whose arguments are variable names, constants or
@@ -39,7 +39,7 @@ RECHECK_TIMEOUT = 300  # seconds for all the checks of one notebook (the saved d
 DATASET_TAG = "__kit_dataset__"  # a datasets.Dataset, dumped as its rows
 UNREADABLE_TAG = "__kit_unreadable__"  # a value plain JSON cannot hold (its type's name)
 NOT_RECHECKED = "không kiểm tra lại được ngoài kernel"
-KIT_CODE = ("helpers", "coursetools")  # what the fresh process imports from the kit, and all it sees of it
+KIT_CODE = ("helpers", "coursetools")  # what the fresh process imports from the kit (a copy), and all it sees of it
 
 
 @dataclass(frozen=True)
@@ -249,6 +249,19 @@ def build_command(kit_root: Path) -> list[str]:
     return [sys.executable, "-I", "-c", code]
 
 
+def copy_kit_code(kit_root: Path, target: Path) -> Path:
+    """Copy the kit's code (KIT_CODE) into ``target`` without its bytecode; return ``target``.
+
+    An unsandboxed run can write into the kit's folder, and the kit's hash leaves __pycache__ out (Python rewrites those
+    files itself): a .pyc planted there would be imported instead of the source. The copy has none.
+    """
+    import shutil
+
+    for package in KIT_CODE:
+        shutil.copytree(kit_root / package, target / package, ignore=shutil.ignore_patterns("__pycache__"))
+    return target
+
+
 def recheck(calls: dict[str, CheckCall], dumped: bytes | None, read_only: tuple[Path, ...], kit_root: Path,
             hide: tuple[Path, ...] | None) -> dict[str, tuple[str, str]]:
     """Run the check calls again on a run's dumped values in a fresh process; return (pass, fail or error, message) by name.
@@ -268,18 +281,17 @@ def recheck(calls: dict[str, CheckCall], dumped: bytes | None, read_only: tuple[
     if values is None:
         return {name: ("fail", f"{NOT_RECHECKED}: không có tệp giá trị hợp lệ do các ô kiểm tra ghi") for name in calls}
     request = json.dumps({"calls": encode_calls(calls), "values": values})
-    command = build_command(kit_root)
     with tempfile.TemporaryDirectory(prefix="grading-recheck-") as scratch, \
             sandbox.borrow_uid() if sandboxed else contextlib.nullcontext(os.getuid()) as uid:
+        command = build_command(copy_kit_code(kit_root, Path(scratch) / "kit"))
         # The converted models, read-only: check_pooled asks the preset for its writers' names, which resolves them.
         environ = {"HOME": scratch, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
                    "KIT_CACHE_DIR": str(get_cache_dir())}
         limiter = None
         if sandboxed:
-            # Only the kit's code: its other folders (a data/ with the instructor's own saved dataset, solutions/) stay
-            # hidden, so a dumped OUT_DIR pointing there finds nothing.
-            code = tuple(kit_root / package for package in KIT_CODE)
-            box = sandbox.Sandbox(writable=Path(scratch), read_only=(*sandbox.interpreter_paths(), *code, get_cache_dir(), *read_only),
+            # Only the copy of the kit's code: the kit's folder (a data/ with the instructor's own saved dataset,
+            # solutions/) stays hidden, so a dumped OUT_DIR pointing there finds nothing.
+            box = sandbox.Sandbox(writable=Path(scratch), read_only=(*sandbox.interpreter_paths(), get_cache_dir(), *read_only),
                                   hidden=(Path.home(), kit_root.resolve(), *hide), env=environ, uid=uid)
             sandbox.give_to_run_user(Path(scratch), uid)
             command = sandbox.build_command(command, box, sandbox.find_bwrap() or "bwrap")
