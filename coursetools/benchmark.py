@@ -140,7 +140,7 @@ def time_notebook(path: Path) -> float:
 
 
 def run_profile(profile: str, bandwidth: dict, skip_notebooks: bool) -> dict:
-    """Measure one profile in this process (its environment is already set): generation rows, then notebook times."""
+    """Measure one profile in this process (its environment is already set): generation rows, notebook times, judge rows."""
     # The thread counts are the bandwidth's keys (measured once, by the parent): each row has its bound.
     from helpers.presets import choose_cpu_dtype
 
@@ -154,9 +154,6 @@ def run_profile(profile: str, bandwidth: dict, skip_notebooks: bool) -> dict:
                 row = measure_generation(row_dtype, batch_size, int(threads))
                 report["generation"].append(add_bound(row, gb_s, row["weight_bytes"]))
                 print(f"[{profile}] {describe_row(report['generation'][-1])}", file=sys.stderr, flush=True)
-    # The judge (the 1.5B): one long prompt scored, plain transformers and the kit's path, in every dtype measured;
-    # then its decoding speed in the preset's dtype in the kernel (all cores), where the judge runs.
-    report["judge_scoring"] = measure_judge_rows(dtypes, log_prefix=f"[{profile}] ")
     threads, gb_s = max(bandwidth.items(), key=lambda item: int(item[0]))
     for batch_size in (1, 8):
         row = measure_generation(None, batch_size, int(threads), OFFLINE_JUDGES[JUDGE])
@@ -176,9 +173,13 @@ def run_profile(profile: str, bandwidth: dict, skip_notebooks: bool) -> dict:
         report["all_notebooks_seconds"] = round(sum(report["notebooks"].values()), 1)  # + notebook 5 (training)
         solution = report["notebooks"]["solutions/preference_dpo_dataset.ipynb"]
         report["dataset_seconds_per_prompt"] = round(solution / len(EXERCISE_INSTRUCTIONS), 1)
-    # The notebooks' kernels are this process's children; this process itself held the generation rows' models.
-    report["peak_memory_mb"] = {"largest_kernel": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
-                                if not skip_notebooks else None,
+    # The notebooks' kernels are this process's children, read before any other child runs (RUSAGE_CHILDREN keeps the
+    # largest child so far); this process itself held the generation rows' models.
+    largest_kernel = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024) if not skip_notebooks else None
+    # The judge (the 1.5B): one long prompt scored, plain transformers and the kit's path, in every dtype measured, each
+    # in a child process of its own: after the kernels' peak is read (plain float32 peaks near 11 GB).
+    report["judge_scoring"] = measure_judge_rows(dtypes, log_prefix=f"[{profile}] ")
+    report["peak_memory_mb"] = {"largest_kernel": largest_kernel,
                                 "benchmark_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
     return report
 
