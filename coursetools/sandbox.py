@@ -227,6 +227,11 @@ def find_unsafe_entry(folder: Path, max_bytes: int) -> str:
     return ""
 
 
+def copy_code(source: Path, target: Path) -> None:
+    """Copy a package's folder for a run to import, without ``__pycache__`` (no planted bytecode; the kit's hash skips it)."""
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+
+
 def share_for_reading(folder: Path) -> None:
     """Let the run's user read ``folder`` (as root, where the run is nobody): folders 0755, files gain o+r."""
     # Only the kit's own model cache is passed: public model files that an older conversion wrote with mkdtemp's 0700.

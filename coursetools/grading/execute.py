@@ -217,7 +217,7 @@ def run_notebook(prepared: prepare.Prepared, tmp: Path, timeout: float, threads:
     (tmp / "tmp").mkdir()
     # The kernel imports this copy of helpers/ (checks included), not the kit's own files, which it could rewrite.
     kit = tmp / KIT_FOLDER / prepare.KIT_PACKAGE
-    shutil.copytree(prepare.KIT_ROOT / prepare.KIT_PACKAGE, kit, ignore=shutil.ignore_patterns("__pycache__"))
+    sandbox.copy_code(prepare.KIT_ROOT / prepare.KIT_PACKAGE, kit)
     kit_hash = prepare.hash_folder(kit)
     copy = work / prepared.name
     nbformat.write(prepared.notebook, copy)

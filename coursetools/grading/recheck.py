@@ -255,10 +255,10 @@ def copy_kit_code(kit_root: Path, target: Path) -> Path:
     An unsandboxed run can write into the kit's folder, and the kit's hash leaves __pycache__ out (Python rewrites those
     files itself): a .pyc planted there would be imported instead of the source. The copy has none.
     """
-    import shutil
+    from coursetools import sandbox
 
     for package in KIT_CODE:
-        shutil.copytree(kit_root / package, target / package, ignore=shutil.ignore_patterns("__pycache__"))
+        sandbox.copy_code(kit_root / package, target / package)
     return target
 
 
