@@ -33,3 +33,33 @@ def monkeypatch_session():
     """A session-scoped monkeypatch."""
     with pytest.MonkeyPatch.context() as patch:
         yield patch
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Add the machine's free disk, memory and process count to every failure: a full disk or a leak shows at once."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        report.sections.append(("machine when it failed", describe_machine()))
+
+
+def describe_machine() -> str:
+    """Return one line: free space of the temporary and cache folders, available memory, live processes."""
+    import shutil
+    import tempfile
+
+    import psutil
+
+    from helpers.models import get_cache_dir
+
+    folders = {"tmp": tempfile.gettempdir(), "cache": get_cache_dir()}
+    disks = []
+    for name, path in folders.items():
+        try:
+            disks.append(f"{name} {shutil.disk_usage(path).free / 1e9:.1f} GB free")
+        except OSError as error:
+            disks.append(f"{name}: {error}")
+    disks = ", ".join(disks)
+    memory = psutil.virtual_memory().available / 1e9
+    return f"{disks}; {memory:.1f} GB memory available; {len(psutil.pids())} processes"

@@ -212,9 +212,12 @@ def test_no_process_survives(graded):
     assert list(graded["scratch"].iterdir()) == []  # every temporary folder was removed
 
 
-def test_grading_time_stays_reasonable(graded):
-    # 6 runs of ~2-3 s, the timeout, and the few seconds the grader waits after a kernel dies, two at a time.
-    assert graded["seconds"] < 60
+def test_runs_stop_at_the_timeout_or_when_the_kernel_dies(graded):
+    # Measured against the run's own limit, not a wall-clock budget for the whole grading (which, on a fresh machine,
+    # also converts the preset's models first: prepare_models).
+    rows = graded["rows"]
+    assert TIMEOUT <= int(rows["07_sleeps.ipynb"]["seconds"]) <= TIMEOUT + 10  # killed at its limit, not later
+    assert int(rows["06_kernel_dies.ipynb"]["seconds"]) < TIMEOUT  # a dead kernel is seen within the grace, not the limit
 
 
 def test_kernel_dying_at_once_is_an_error(tmp_path):

@@ -118,12 +118,13 @@ def test_missing_generations_column_names_the_rename():
 
 @pytest.fixture(scope="module")
 def structured_judge(fresh_cache):
-    import os
-
-    os.environ["KIT_CACHE_DIR"] = str(fresh_cache[0])
-    judge = build_judge(structured=True, num_completions=2, preset="offline", model="smollm2-135m")
-    judge.load()
-    return judge
+    # Set for this module's tests only: a variable left behind would send every later test and notebook to this cache,
+    # where the preset's 1.5B judge would be converted a second time (3.4 GB, minutes).
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KIT_CACHE_DIR", str(fresh_cache[0]))
+        judge = build_judge(structured=True, num_completions=2, preset="offline", model="smollm2-135m")
+        judge.load()
+        yield judge
 
 
 def test_five_structured_judgements_in_a_row_are_all_valid(structured_judge):
