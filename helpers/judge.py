@@ -7,6 +7,7 @@ from typing import Any
 
 from distilabel.steps.tasks import UltraFeedback
 
+from helpers import replay
 from helpers.llm import KitTransformersLLM
 from helpers.presets import OFFLINE_JUDGES, get_role, load_llm
 from helpers.workarounds import give_default_schema, set_ultrafeedback_system_prompt
@@ -159,15 +160,34 @@ def score_with_token_probs(judge: UltraFeedback, rows: list[dict], share_prefix:
     """Rate every completion alone from the judge's next-token probabilities of "1".."5" (no text generated)."""
     # The chapter's point that a score can be "a single token": TransformersLLM.generate returns only
     # text, so the probabilities of the rating tokens need one forward pass of the loaded model itself.
-    pipe = judge.llm._pipeline
     prompts = [build_score_prompt(judge, row["instruction"], text) for row in rows for text in row["generations"]]
     probe = build_score_prompt(judge, PROBE_INSTRUCTION, "-") if share_prefix else None  # only a shared prefix splits
-    scores = iter(score_prompts(pipe.model, pipe.tokenizer, prompts, share_prefix, probe))
+    scores = iter(score_or_replay(judge, prompts, share_prefix, probe))
     out = []
     for row in rows:
         ratings = [next(scores) for _ in row["generations"]]
         out.append({**row, "ratings": ratings, "rationales": [None] * len(ratings)})
     return out
+
+
+def score_or_replay(judge: UltraFeedback, prompts: list[str], share_prefix: bool, probe: str | None) -> list[float]:
+    """Return score_prompts' scores, each taken from a recorded run when there is one (helpers/replay.py)."""
+    pipe = judge.llm._pipeline
+    if not replay.is_active():
+        return score_prompts(pipe.model, pipe.tokenizer, prompts, share_prefix, probe)
+    import torch
+
+    # One key per prompt: a prompt's score does not depend on the others scored with it (the probe fixes the split;
+    # without a shared prefix each prompt is its own pass), so a run that rates other rows still finds its texts.
+    setting = {"kind": "score", "llm": getattr(judge.llm, "_pipeline_key", lambda: judge.llm.model_name)(),
+               "share_prefix": share_prefix, "probe": probe, "threads": torch.get_num_threads()}
+    keys = {prompt: replay.make_key(prompt=prompt, **setting) for prompt in dict.fromkeys(prompts)}
+    scores = {prompt: replay.find_recorded(key) for prompt, key in keys.items()}
+    missing = [prompt for prompt, score in scores.items() if score is None]
+    for prompt, score in zip(missing, score_prompts(pipe.model, pipe.tokenizer, missing, share_prefix, probe)):
+        scores[prompt] = score
+        replay.record(keys[prompt], score)
+    return [scores[prompt] for prompt in prompts]
 
 
 def score_prompts(model, tokenizer, prompts: list[str], share_prefix: bool = True, probe: str | None = None) -> list[float]:

@@ -593,7 +593,7 @@ def test_notebooks_graded_at_once_share_the_cores(tmp_path, monkeypatch, jobs, n
         write_notebook(folder / f"n{number}.ipynb", "x = 1")
     seen = []
 
-    def grade_safely(path, timeout, released, dataset_check, threads=None, hide=()):
+    def grade_safely(path, timeout, released, dataset_check, threads=None, hide=(), outputs=None):
         seen.append(threads)
         row = new_row(path.name)
         row.update(status="error", detail="test")

@@ -58,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-sandbox", action="store_true",
                         help="chạy bài nộp KHÔNG có hộp cát bubblewrap (macOS, máy không có user namespace): mã của học "
                              "viên chạy với quyền của bạn; báo cáo ghi điều đó ở mọi dòng")
+    parser.add_argument("--no-replay", action="store_true",
+                        help="không chạy lời giải của khóa học trước để các bài nộp dùng lại đầu ra của mô hình: mỗi bài "
+                             "tự tính mọi câu trả lời và điểm (chậm hơn nhiều; kết quả như nhau)")
     args = parser.parse_args(argv)
     error = find_argument_error(args)
     if error:
@@ -76,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, stop_on_sigterm)
     try:
         grade_folder(args.folder, args.timeout, out_dir, reference=args.reference, dataset_check=check_saved_dataset,
-                     jobs=args.jobs, sandboxed=not args.no_sandbox)
+                     jobs=args.jobs, sandboxed=not args.no_sandbox, replayed=not args.no_replay)
     except SandboxMissing as missing:
         print(f"Lỗi: {missing}", file=sys.stderr)
         return 2

@@ -40,8 +40,9 @@ import nbformat
 import psutil  # installed with IPython (a Jupyter requirement on Linux and macOS)
 
 from coursetools import sandbox
-from coursetools.grading import prepare, recheck
+from coursetools.grading import prepare, recheck, replay
 from coursetools.grading.extract import read_progress
+from helpers.replay import RECORD_ENV, REPLAY_ENV
 from helpers.storage import DATASET_ENV
 from helpers.threads import THREADS_ENV
 
@@ -206,11 +207,12 @@ def build_environment(tmp: Path, threads: int | None, confined: bool) -> dict[st
 
 
 def run_notebook(prepared: prepare.Prepared, tmp: Path, timeout: float, threads: int | None = None,
-                 hide: tuple[Path, ...] | None = ()) -> Artefacts:
+                 hide: tuple[Path, ...] | None = (), outputs: replay.ModelOutputs | None = None) -> Artefacts:
     """Run a prepared notebook with nbval inside ``tmp``; return what it left.
 
     ``hide``: folders the run must not see besides the grader's home and the kit (the submissions, the reports), and the
-    run is sandboxed (coursetools/sandbox.py); None: the run is not sandboxed (``--no-sandbox``).
+    run is sandboxed (coursetools/sandbox.py); None: the run is not sandboxed (``--no-sandbox``). ``outputs``: model
+    outputs the run records (the reference run: kept in ``outputs.folder`` after it ends) or replays read-only.
     """
     work = tmp / "work"
     work.mkdir()
@@ -232,6 +234,11 @@ def run_notebook(prepared: prepare.Prepared, tmp: Path, timeout: float, threads:
     ]
     confined = hide is not None
     environ = build_environment(tmp, threads, confined)
+    replayed = ()
+    if outputs is not None and outputs.record:
+        environ[RECORD_ENV] = str(tmp / replay.RECORD_FOLDER)
+    elif outputs is not None:
+        environ[REPLAY_ENV], replayed = str(outputs.folder), (outputs.folder,)
     with sandbox.borrow_uid() if confined else contextlib.nullcontext() as uid:
         limiter = limits = None
         if confined:
@@ -241,7 +248,7 @@ def run_notebook(prepared: prepare.Prepared, tmp: Path, timeout: float, threads:
             environ["HOME"] = str(tmp / "home")  # the grader's own home is hidden
             environ["KIT_CACHE_DIR"] = str(get_cache_dir())  # converted models, read-only (prepared by grade_folder)
             box = sandbox.Sandbox(
-                writable=tmp, read_only=(*sandbox.interpreter_paths(), get_cache_dir()),
+                writable=tmp, read_only=(*sandbox.interpreter_paths(), get_cache_dir(), *replayed),
                 hidden=(Path.home(), prepare.KIT_ROOT.resolve(), *hide), protected=(tmp / KIT_FOLDER,), env=environ,
                 workdir=work, uid=uid, limits=sandbox.Limits(),
             )
@@ -268,4 +275,6 @@ def run_notebook(prepared: prepare.Prepared, tmp: Path, timeout: float, threads:
     # report.xml is written inside the run's folder: read only if it is still a plain file of a sane size.
     xml = sandbox.read_regular_file(report, REPORT_LIMIT) if ending == "done" else None
     values = sandbox.read_regular_file(tmp / recheck.VALUES_FILE, recheck.VALUES_LIMIT) if ending == "done" else None
+    if outputs is not None and outputs.record and ending == "done":
+        replay.keep_recorded(tmp / replay.RECORD_FOLDER, outputs.folder)
     return Artefacts(ending, output, xml, prepare.hash_folder(kit) != kit_hash, tmp / DATASET_FOLDER, values)

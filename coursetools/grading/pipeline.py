@@ -19,6 +19,7 @@ chấm: khóa học bị sửa trong khi chấm". The reports are still written.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -33,6 +34,7 @@ from coursetools.grading.extract import DATASET_LIMIT, read_outcomes, validate_d
 from coursetools.grading.labels import KIT_EDITED, NOT_GRADED, SANDBOX_LABELS, STATUS_LABELS, shorten
 from coursetools.grading.prepare import hash_kit, prepare_notebook, read_reference
 from coursetools.grading.recheck import recheck
+from coursetools.grading.replay import ModelOutputs, record_reference
 from coursetools.grading.report import default_out_dir, write_reports
 from coursetools.grading.verdict import fill_row, new_row
 from helpers.threads import count_cores
@@ -45,7 +47,7 @@ class SandboxMissing(RuntimeError):
 
 
 def grade_notebook(path, timeout: float = DEFAULT_TIMEOUT, reference=None, dataset_check=None,
-                   threads: int | None = None, hide: tuple[Path, ...] | None = ()) -> dict:
+                   threads: int | None = None, hide: tuple[Path, ...] | None = (), outputs: ModelOutputs | None = None) -> dict:
     """Grade one learner notebook alone in a temporary folder (reference: a path or read_reference's cells); return its row."""
     path = Path(path)
     started = time.monotonic()
@@ -58,7 +60,7 @@ def grade_notebook(path, timeout: float = DEFAULT_TIMEOUT, reference=None, datas
         row.update(status="invalid", checks_total=len(released or {}), detail=shorten(f"không đọc được notebook: {error}"))
         return row
     with tempfile.TemporaryDirectory(prefix="grading-", ignore_cleanup_errors=True) as tmp:
-        artefacts = run_notebook(prepared, Path(tmp), timeout, threads, hide)
+        artefacts = run_notebook(prepared, Path(tmp), timeout, threads, hide, outputs)
         if dataset_check is not None:  # read before the run's folder goes
             row["saved_dataset"], row["dataset_message"] = validate_dataset(dataset_check, artefacts.dataset)
         # The released checks again, outside the learner's kernel, on what it dumped (a run that did not end has no dump).
@@ -76,10 +78,10 @@ def grade_notebook(path, timeout: float = DEFAULT_TIMEOUT, reference=None, datas
 
 
 def grade_safely(path: Path, timeout: float, released, dataset_check, threads: int | None = None,
-                 hide: tuple[Path, ...] | None = ()) -> dict:
+                 hide: tuple[Path, ...] | None = (), outputs: ModelOutputs | None = None) -> dict:
     """Grade one notebook; a grader bug becomes an error row instead of stopping the other notebooks."""
     try:
-        return grade_notebook(path, timeout, released, dataset_check, threads, hide)
+        return grade_notebook(path, timeout, released, dataset_check, threads, hide, outputs)
     except Exception as error:
         row = new_row(path.name)
         row["sandbox"] = SANDBOX_LABELS[hide is not None]
@@ -110,11 +112,38 @@ def prepare_models() -> None:
     sandbox.share_for_reading(get_cache_dir() / "models")
 
 
+def run_reference(timeout: float, released, threads: int | None, hide: tuple[Path, ...], folder: Path) -> ModelOutputs | None:
+    """Grade the kit's solution with its model outputs recorded into ``folder``; return them for replay, or None."""
+    print("Chạy lời giải của khóa học một lần, ghi lại đầu ra của các mô hình để các bài nộp dùng lại…", file=sys.stderr, flush=True)
+    reference = record_reference(lambda path, outputs: grade_safely(path, timeout, released, None, threads, hide, outputs),
+                                 folder)
+    status = f"{reference.row['status']}: {reference.row.get('detail', '')}"
+    if reference.outputs is None:
+        print(f"CẢNH BÁO: lời giải của khóa học không chạy hết ({status}): mỗi bài nộp sẽ tự tính mọi đầu ra của mô hình "
+              "(chấm chậm hơn, kết luận vẫn đúng).", file=sys.stderr, flush=True)
+        return None
+    if reference.row["status"] != "ok":
+        print(f"CẢNH BÁO: lời giải của khóa học không đạt các ô kiểm tra của notebook gốc ({status}).", file=sys.stderr, flush=True)
+    print(f"Lời giải: {reference.calls} lần gọi mô hình được ghi lại ({reference.row.get('seconds', '?')} giây).",
+          file=sys.stderr, flush=True)
+    return reference.outputs
+
+
+def remove_outputs(scratch: Path) -> None:
+    """Remove the recorded outputs' folder (made read-only for the runs)."""
+    for path in [scratch, *scratch.rglob("*")]:
+        if path.is_dir() and not path.is_symlink():
+            path.chmod(0o755)
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
 def grade_folder(folder, timeout: float = DEFAULT_TIMEOUT, out_dir=None, reference=None, dataset_check=None,
-                 jobs: int = 1, sandboxed: bool = True) -> list[dict]:
+                 jobs: int = 1, sandboxed: bool = True, replayed: bool = True) -> list[dict]:
     """Grade every notebook directly inside ``folder``, ``jobs`` at once; write the reports; return the rows (name order).
 
     ``sandboxed``: every run in bubblewrap (coursetools/sandbox.py); SandboxMissing if it is not installed.
+    ``replayed``: graded against the kit's exercise with the sandbox, the kit's solution runs first and its model outputs
+    are replayed (grading/replay.py).
     """
     folder = Path(folder)
     out_dir = Path(out_dir) if out_dir is not None else default_out_dir(folder)
@@ -140,7 +169,7 @@ def grade_folder(folder, timeout: float = DEFAULT_TIMEOUT, out_dir=None, referen
             row = new_row(path.name)
             row.update(status="error", checks_total=len(released or {}), detail=NOT_GRADED, sandbox=SANDBOX_LABELS[sandboxed])
             return row
-        row = grade_safely(path, timeout, released, dataset_check, threads, hide)
+        row = grade_safely(path, timeout, released, dataset_check, threads, hide, outputs)
         if row["status"] != "invalid" and hash_kit(reference) != kit_hash:  # an invalid notebook never ran
             kit_changed.set()
             row.update(status="tampered", detail=KIT_EDITED)
@@ -152,8 +181,15 @@ def grade_folder(folder, timeout: float = DEFAULT_TIMEOUT, out_dir=None, referen
     # A notebook's kernel gives its model every core (helpers/threads.py): kernels running at once share them.
     at_once = min(jobs, len(notebooks))
     threads = max(1, count_cores() // at_once) if at_once > 1 else None
+    scratch = Path(tempfile.mkdtemp(prefix="grading-outputs-"))
+    outputs = None
     pool = ThreadPoolExecutor(max_workers=jobs)
     try:
+        # The kit's solution is the reference run of the kit's own exercise only; unconfined, one run could write what
+        # the others read.
+        own_exercise = reference is not None and Path(reference).resolve() == prepare.DEFAULT_REFERENCE.resolve()
+        if sandboxed and replayed and own_exercise and notebooks:
+            outputs = run_reference(timeout, released, threads, hide, scratch / "outputs")
         futures = [pool.submit(grade, path) for path in notebooks]
         for number, future in enumerate(as_completed(futures), start=1):
             row = future.result()
@@ -165,6 +201,7 @@ def grade_folder(folder, timeout: float = DEFAULT_TIMEOUT, out_dir=None, referen
     finally:
         pool.shutdown(cancel_futures=True)  # waits for the running notebooks, which stop at once on STOPPING
         STOPPING.clear()
+        remove_outputs(scratch)
     rows = [future.result() for future in futures]
     write_reports(rows, out_dir, skipped)
     return rows
