@@ -93,7 +93,7 @@ exercise: venv
 # Instructors/maintainers: grade a generated class (30 right, wrong and tampered variants of the solution), check
 # every verdict and time it (about half an hour on 2 cores).
 grade-benchmark: venv
-	$(BIN)/python -m coursetools submissions --benchmark --size $(or $(SIZE),30) --jobs $(or $(JOBS),2)
+	$(BIN)/python -m coursetools submissions --benchmark --size $(or $(SIZE),30) --jobs $(or $(JOBS),2) --out artifacts/grading-benchmark.json
 
 # Maintainers: speed of the offline preset and of every notebook, on this CPU and on the emulated laptop CPU
 # (run on an idle machine; about 15 minutes on 2 cores). PROFILES=this-cpu measures this CPU only.

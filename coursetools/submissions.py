@@ -11,6 +11,7 @@ which status and which failing check the grader must give it; the benchmark fail
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -191,6 +192,12 @@ VARIANTS = (
               "helpers.checks.check_pairs = lambda *args, **kwargs: print('✅')\n"
               "check_pairs = helpers.checks.check_pairs\n### END SOLUTION")),
     )),
+    # Ratings made up to be consistent (valid scores, clear winners): every released check passes on them, in the
+    # kernel and again outside it; only the judge's own scores of the same texts (grading/rescore.py) tell.
+    Variant("made_up_ratings", "tampered", "tampered", "ratings", (
+        edit("judge_rows = [", ("rated = next(judge.process(judge_rows))",
+                                "rated = next(judge.process(judge_rows))\nfor row in rated:\n    row[\"ratings\"] = [4.5, 2.0]")),
+    )),
     Variant("patched_rating_rule", "tampered", "failed", "pairs", (
         NONE_AS_ZERO,
         edit(PAIRS_CELL, ("### END SOLUTION", "import helpers.pairs\n\nhelpers.pairs.is_valid_rating = lambda value: True\n"
@@ -235,8 +242,8 @@ def compare_verdicts(rows: list[dict], written: dict[str, Variant]) -> list[str]
     return wrong
 
 
-def run_benchmark(size: int, jobs: int, timeout: float) -> int:
-    """Grade a generated class; print the time per submission and the total; return 1 if a verdict is wrong."""
+def run_benchmark(size: int, jobs: int, timeout: float, out: Path | None = None) -> int:
+    """Grade a generated class; print (and write to ``out`` as JSON) the times and verdicts; return 1 if one is wrong."""
     from coursetools.grading.pipeline import grade_folder
     from helpers.checks import check_saved_dataset
 
@@ -254,6 +261,16 @@ def run_benchmark(size: int, jobs: int, timeout: float) -> int:
     for line in wrong:
         print("WRONG VERDICT:", line)
     print("Every verdict is the expected one." if not wrong else f"{len(wrong)} verdicts differ.")
+    if out is not None:
+        from helpers.threads import count_cores
+
+        out.parent.mkdir(parents=True, exist_ok=True)
+        report = {"date": time.strftime("%Y-%m-%d"), "cores": count_cores(), "jobs": jobs, "submissions": len(rows),
+                  "kinds": kinds, "seconds": round(total), "wrong_verdicts": wrong,
+                  "rows": [{"notebook": r["notebook"], "kind": written[r["notebook"]].kind, "status": r["status"],
+                            "seconds": r["seconds"]} for r in rows]}
+        out.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        print(f"Wrote {out}")
     return 1 if wrong else 0
 
 
@@ -265,9 +282,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--benchmark", action="store_true")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument("--out", type=Path, default=None, help="with --benchmark: write the figures as JSON here")
     args = parser.parse_args(argv)
     if args.benchmark:
-        return run_benchmark(args.size, args.jobs, args.timeout)
+        return run_benchmark(args.size, args.jobs, args.timeout, args.out)
     if args.folder is None:
         parser.error("FOLDER is required without --benchmark")
     for name, variant in make_class(args.folder, args.size).items():

@@ -175,19 +175,24 @@ def score_or_replay(judge: UltraFeedback, prompts: list[str], share_prefix: bool
     pipe = judge.llm._pipeline
     if not replay.is_active():
         return score_prompts(pipe.model, pipe.tokenizer, prompts, share_prefix, probe)
-    import torch
-
-    # One key per prompt: a prompt's score does not depend on the others scored with it (the probe fixes the split;
-    # without a shared prefix each prompt is its own pass), so a run that rates other rows still finds its texts.
-    setting = {"kind": "score", "llm": getattr(judge.llm, "_pipeline_key", lambda: judge.llm.model_name)(),
-               "share_prefix": share_prefix, "probe": probe, "threads": torch.get_num_threads()}
-    keys = {prompt: replay.make_key(prompt=prompt, **setting) for prompt in dict.fromkeys(prompts)}
+    keys = make_score_keys(judge, prompts, share_prefix, probe)
     scores = {prompt: replay.find_recorded(key) for prompt, key in keys.items()}
     missing = [prompt for prompt, score in scores.items() if score is None]
     for prompt, score in zip(missing, score_prompts(pipe.model, pipe.tokenizer, missing, share_prefix, probe)):
         scores[prompt] = score
         replay.record(keys[prompt], score)
     return [scores[prompt] for prompt in prompts]
+
+
+def make_score_keys(judge: UltraFeedback, prompts: list[str], share_prefix: bool, probe: str | None) -> dict[str, str]:
+    """Return each distinct prompt's replay key: the prompt, the judge's model and settings, the thread count."""
+    import torch
+
+    # One key per prompt: a prompt's score does not depend on the others scored with it (the probe fixes the split;
+    # without a shared prefix each prompt is its own pass), so a run that rates other rows still finds its texts.
+    setting = {"kind": "score", "llm": getattr(judge.llm, "_pipeline_key", lambda: judge.llm.model_name)(),
+               "share_prefix": share_prefix, "probe": probe, "threads": torch.get_num_threads()}
+    return {prompt: replay.make_key(prompt=prompt, **setting) for prompt in dict.fromkeys(prompts)}
 
 
 def score_prompts(model, tokenizer, prompts: list[str], share_prefix: bool = True, probe: str | None = None) -> list[float]:

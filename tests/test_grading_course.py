@@ -13,10 +13,11 @@ from helpers.checks import check_saved_dataset
 CHECKS = ["pooled", "ratings", "pairs", "candidates", "final_ratings", "final_pairs", "dataset"]
 # Each run of the real exercise costs its models' generation (~110 s on one core), so only what small notebooks cannot
 # show runs here: a wrong answer that only the real checks on real ratings catch (chosen and rejected swapped), made by
-# a learner who also replaced the check function from their own cell. Edited, emptied, tagged, renamed or deleted check
+# a learner who also replaced the check function from their own cell; and ratings made up to pass every check, which
+# only the judge's scores of the same texts, recomputed outside the kernel, catch. Edited, emptied, tagged, renamed or deleted check
 # cells are graded with small notebooks in tests/test_grading.py; `make grade-benchmark` grades all 23 variants
 # (30 submissions) of the real exercise.
-GRADED = ("shadowed_check",)
+GRADED = ("shadowed_check", "made_up_ratings")
 
 
 def test_a_class_of_submissions_gets_the_expected_verdicts(tmp_path):
@@ -50,3 +51,5 @@ def test_a_class_of_submissions_gets_the_expected_verdicts(tmp_path):
     assert header[5:12] == CHECKS and "saved_dataset" in header
     feedback = (out / "feedback" / "d_shadowed_check.txt").read_text(encoding="utf-8")
     assert "❌ pairs" in feedback and "đảo chosen và rejected" in feedback
+    made_up = rows["d_made_up_ratings.ipynb"]
+    assert made_up["checks"]["ratings"] == "fail" and "điểm của giám khảo không khớp khi chấm lại" in made_up["detail"], made_up

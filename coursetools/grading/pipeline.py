@@ -70,7 +70,8 @@ def grade_notebook(path, timeout: float = DEFAULT_TIMEOUT, reference=None, datas
             dataset = () if sandbox.find_unsafe_entry(artefacts.dataset, DATASET_LIMIT) else (artefacts.dataset,)
             for folder in dataset:
                 sandbox.share_for_reading(folder)
-            rechecks = recheck(prepared.calls, artefacts.values, dataset, prepare.KIT_ROOT, hide)
+            replayed = outputs.folder if outputs is not None and not outputs.record else None
+            rechecks = recheck(prepared.calls, artefacts.values, dataset, prepare.KIT_ROOT, hide, threads, replayed)
     outcomes = read_outcomes(artefacts.ending, artefacts.output, artefacts.report)
     fill_row(row, prepared, released, outcomes, artefacts.ending, artefacts.kit_edited, timeout, rechecks)
     row["seconds"] = round(time.monotonic() - started)

@@ -226,7 +226,25 @@ def run_checks(calls: dict, values: dict) -> dict[str, tuple[str, str]]:
             results[name] = ("fail", f"{type(error).__name__}: {error}")
         else:
             results[name] = ("pass", "")
+    rescore_ratings(calls, values, results)
     return results
+
+
+def rescore_ratings(calls: dict, values: dict, results: dict) -> None:
+    """Fail a passed ``check_ratings`` whose rows hold a rating the preset's judge does not give (rescore.py)."""
+    from coursetools.grading.rescore import find_wrong_rating
+
+    for name, spec in calls.items():
+        if spec["function"] != "check_ratings" or results.get(name, ("",))[0] != "pass":
+            continue
+        kind, variable = spec["args"][0]
+        try:
+            wrong = find_wrong_rating(decode(values[name][variable])) if kind == "var" else ""
+        except Exception as error:  # the judge could not be loaded or run: the grader's failure, not the learner's
+            results[name] = ("error", f"{NOT_RECHECKED}: không chấm lại được điểm của giám khảo: {type(error).__name__}: {error}")
+            continue
+        if wrong:
+            results[name] = ("fail", f"điểm của giám khảo không khớp khi chấm lại: {wrong}")
 
 
 def main() -> int:
@@ -263,10 +281,11 @@ def copy_kit_code(kit_root: Path, target: Path) -> Path:
 
 
 def recheck(calls: dict[str, CheckCall], dumped: bytes | None, read_only: tuple[Path, ...], kit_root: Path,
-            hide: tuple[Path, ...] | None) -> dict[str, tuple[str, str]]:
+            hide: tuple[Path, ...] | None, threads: int | None = None, replayed: Path | None = None) -> dict[str, tuple[str, str]]:
     """Run the check calls again on a run's dumped values in a fresh process; return (pass, fail or error, message) by name.
 
     ``read_only``: what the checks may read besides the kit's code and the interpreter (the run's saved dataset).
+    ``threads`` (the run's) and ``replayed`` (the reference run's recorded outputs): the judge rescores as the run scored.
     ``hide``: what the sandbox hides besides the grader's home and the kit's other files (submissions, reports); None:
     no sandbox. ``error`` is the grader's failure (the process did not answer), not the learner's: a missing or broken
     dump, or a value the checks reject, is ``fail``.
@@ -274,6 +293,8 @@ def recheck(calls: dict[str, CheckCall], dumped: bytes | None, read_only: tuple[
     sandboxed = hide is not None
     from coursetools import sandbox
     from helpers.models import get_cache_dir
+    from helpers.replay import REPLAY_ENV
+    from helpers.threads import THREADS_ENV
 
     if not calls:
         return {}
@@ -287,6 +308,13 @@ def recheck(calls: dict[str, CheckCall], dumped: bytes | None, read_only: tuple[
         # The converted models, read-only: check_pooled asks the preset for its writers' names, which resolves them.
         environ = {"HOME": scratch, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
                    "KIT_CACHE_DIR": str(get_cache_dir())}
+        # The judge rescores as the run scored (rescore.py): same preset, dtype, CPU settings, threads, recorded scores.
+        environ.update({key: os.environ[key] for key in sandbox.PASSED_THROUGH if key in os.environ})
+        if threads and not os.environ.get(THREADS_ENV):
+            environ[THREADS_ENV] = str(threads)
+        if replayed is not None:
+            environ[REPLAY_ENV] = str(replayed)
+            read_only = (*read_only, replayed)
         limiter = None
         if sandboxed:
             # Only the copy of the kit's code: the kit's folder (a data/ with the instructor's own saved dataset,
@@ -312,5 +340,5 @@ def recheck(calls: dict[str, CheckCall], dumped: bytes | None, read_only: tuple[
         error = " ".join(done.stderr.strip().splitlines()[-2:]) or f"mã thoát {done.returncode}"
         return {name: ("error", f"{NOT_RECHECKED}: {error}") for name in calls}
     answered = {name: (str(value[0]), str(value[1])) for name, value in results.items()
-                if name in calls and isinstance(value, list) and len(value) == 2 and value[0] in ("pass", "fail")}
+                if name in calls and isinstance(value, list) and len(value) == 2 and value[0] in ("pass", "fail", "error")}
     return {name: answered.get(name, ("error", f"{NOT_RECHECKED}: không có kết quả")) for name in calls}
