@@ -91,7 +91,7 @@ exercise: venv
 	$(BIN)/python -m coursetools exercise
 
 # Instructors/maintainers: grade a generated class (30 right, wrong and tampered variants of the solution), check
-# every verdict and time it (about half an hour on 2 cores).
+# every verdict and time it (about 9 minutes on 2 cores; artifacts/grading-benchmark.json).
 grade-benchmark: venv
 	$(BIN)/python -m coursetools submissions --benchmark --size $(or $(SIZE),30) --jobs $(or $(JOBS),2) --out artifacts/grading-benchmark.json
 

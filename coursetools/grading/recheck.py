@@ -14,8 +14,8 @@ fails (no answer, time out) the result is ``error``: the grader's failure, grade
 Only check cells that end with one call ``checks.check_<name>(...)`` whose arguments are variable names, constants or
 the kit's own values (``checks.course.HAND_RATED``) are checked again: the exercise's seven are. Others (the small
 notebooks of the tests) keep their kernel outcome alone. What the learner's code writes into the dump is still the
-learner's: values made up to be right pass here as in the kernel (checks that recompute the judge's ratings are future
-work); what it cannot do any more is make a wrong value pass.
+learner's: values made up to be right would pass here as in the kernel, so the ratings ``check_ratings`` accepts are also
+compared with the preset judge's own scores (rescore.py); what it cannot do any more is make a wrong value pass.
 """
 
 from __future__ import annotations
