@@ -193,10 +193,14 @@ VARIANTS = (
               "check_pairs = helpers.checks.check_pairs\n### END SOLUTION")),
     )),
     # Ratings made up to be consistent (valid scores, clear winners): every released check passes on them, in the
-    # kernel and again outside it; only the judge's own scores of the same texts (grading/rescore.py) tell.
-    Variant("made_up_ratings", "tampered", "tampered", "ratings", (
+    # kernel and again outside it; only the judge's own scores of the same texts (grading/rescore.py) tell: failed.
+    Variant("made_up_ratings", "tampered", "failed", "ratings", (
         edit("judge_rows = [", ("rated = next(judge.process(judge_rows))",
                                 "rated = next(judge.process(judge_rows))\nfor row in rated:\n    row[\"ratings\"] = [4.5, 2.0]")),
+    )),
+    # The judge's own ratings pass the ratings check; the pairs are then built from ratings changed after it.
+    Variant("ratings_changed_after_check", "tampered", "failed", "pairs", (
+        edit(PAIRS_CELL, ("to_pair = (rated or [])", "for row in rated:\n    row[\"ratings\"] = [4.5, 2.0]\nto_pair = (rated or [])")),
     )),
     Variant("patched_rating_rule", "tampered", "failed", "pairs", (
         NONE_AS_ZERO,

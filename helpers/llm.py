@@ -8,7 +8,6 @@ from typing import Literal, Optional, Union
 from distilabel.models import TransformersLLM
 
 from helpers import replay
-from helpers.replay import read_random_state, restore_random_state
 from helpers.speed import compute_in_float32, speed_up_linear, use_fast_attention
 from helpers.threads import choose_cpu_threads
 from helpers.workarounds import finish_load, load_without_outlines, read_generate_signature, set_pipeline_batch_size
@@ -105,20 +104,20 @@ class KitTransformersLLM(TransformersLLM):
         return GrammarLogitsProcessor(*_GRAMMARS[key])
 
     def generate(self, inputs, **kwargs):
-        """Generate as distilabel does, then cut each text at the first stop string (when ``stop`` is set)."""
+        """Return the generations of ``inputs``: recorded ones when grading replays them (helpers/replay.py), else computed."""
         if not replay.is_active():
             return self._generate_and_cut(inputs, **kwargs)
         import torch
 
-        random_state, _ = read_random_state()  # greedy draws nothing, sampling draws from it
+        random_state, _ = replay.read_random_state()  # greedy draws nothing, sampling draws from it
         key = replay.make_key(kind="generate", llm=self._pipeline_key(), stop=self.stop, schema=self.structured_output,
                               inputs=inputs, kwargs=kwargs, threads=torch.get_num_threads(), random_state=random_state)
         found = replay.find_recorded(key)
         if found is not None:
-            restore_random_state(found["random_state_after"])  # as if the call had run: the next sample is the same
+            replay.restore_random_state(found["random_state_after"])  # as if the call had run: the next sample is the same
             return found["outputs"]
         outputs = self._generate_and_cut(inputs, **kwargs)
-        replay.record(key, {"outputs": outputs, "random_state_after": read_random_state()[1]})
+        replay.record(key, {"outputs": outputs, "random_state_after": replay.read_random_state()[1]})
         return outputs
 
     def _generate_and_cut(self, inputs, **kwargs):

@@ -52,4 +52,5 @@ def test_a_class_of_submissions_gets_the_expected_verdicts(tmp_path):
     feedback = (out / "feedback" / "d_shadowed_check.txt").read_text(encoding="utf-8")
     assert "❌ pairs" in feedback and "đảo chosen và rejected" in feedback
     made_up = rows["d_made_up_ratings.ipynb"]
-    assert made_up["checks"]["ratings"] == "fail" and "điểm của giám khảo không khớp khi chấm lại" in made_up["detail"], made_up
+    assert made_up["status"] == "failed" and made_up["checks"]["ratings"] == "fail", made_up
+    assert made_up["detail"].startswith("ratings: điểm của giám khảo không khớp khi chấm lại: hàng 1, phần hoàn thành 1")

@@ -29,6 +29,8 @@ def test_every_helpers_module_is_imported_by_a_notebook_or_another_helper():
         tree = ast.parse(path.read_text(encoding="utf-8"))
         used_by_helpers |= {n.module.split(".")[1] for n in ast.walk(tree)
                             if isinstance(n, ast.ImportFrom) and n.module and n.module.startswith("helpers.")}
+        used_by_helpers |= {alias.name for n in ast.walk(tree)  # from helpers import replay
+                            if isinstance(n, ast.ImportFrom) and n.module == "helpers" for alias in n.names}
     unused = [p.stem for p in (ROOT / "helpers").glob("*.py")
               if p.stem != "__init__" and f"helpers.{p.stem}" not in notebooks and p.stem not in used_by_helpers]
     assert not unused, f"helpers/ modules no notebook imports (course tooling belongs in coursetools/): {unused}"

@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, stop_on_sigterm)
     try:
         grade_folder(args.folder, args.timeout, out_dir, reference=args.reference, dataset_check=check_saved_dataset,
-                     jobs=args.jobs, sandboxed=not args.no_sandbox, replayed=not args.no_replay)
+                     jobs=args.jobs, sandboxed=not args.no_sandbox, reuse_outputs=not args.no_replay)
     except SandboxMissing as missing:
         print(f"Lỗi: {missing}", file=sys.stderr)
         return 2

@@ -234,11 +234,11 @@ def run_notebook(prepared: prepare.Prepared, tmp: Path, timeout: float, threads:
     ]
     confined = hide is not None
     environ = build_environment(tmp, threads, confined)
-    replayed = ()
+    recorded = ()  # bound read-only into the sandbox
     if outputs is not None and outputs.record:
         environ[RECORD_ENV] = str(tmp / replay.RECORD_FOLDER)
     elif outputs is not None:
-        environ[REPLAY_ENV], replayed = str(outputs.folder), (outputs.folder,)
+        environ[REPLAY_ENV], recorded = str(outputs.folder), (outputs.folder,)
     with sandbox.borrow_uid() if confined else contextlib.nullcontext() as uid:
         limiter = limits = None
         if confined:
@@ -248,7 +248,7 @@ def run_notebook(prepared: prepare.Prepared, tmp: Path, timeout: float, threads:
             environ["HOME"] = str(tmp / "home")  # the grader's own home is hidden
             environ["KIT_CACHE_DIR"] = str(get_cache_dir())  # converted models, read-only (prepared by grade_folder)
             box = sandbox.Sandbox(
-                writable=tmp, read_only=(*sandbox.interpreter_paths(), get_cache_dir(), *replayed),
+                writable=tmp, read_only=(*sandbox.interpreter_paths(), get_cache_dir(), *recorded),
                 hidden=(Path.home(), prepare.KIT_ROOT.resolve(), *hide), protected=(tmp / KIT_FOLDER,), env=environ,
                 workdir=work, uid=uid, limits=sandbox.Limits(),
             )

@@ -19,7 +19,6 @@ chấm: khóa học bị sửa trong khi chấm". The reports are still written.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import tempfile
 import threading
@@ -34,7 +33,7 @@ from coursetools.grading.extract import DATASET_LIMIT, read_outcomes, validate_d
 from coursetools.grading.labels import KIT_EDITED, NOT_GRADED, SANDBOX_LABELS, STATUS_LABELS, shorten
 from coursetools.grading.prepare import hash_kit, prepare_notebook, read_reference
 from coursetools.grading.recheck import recheck
-from coursetools.grading.replay import ModelOutputs, record_reference
+from coursetools.grading.replay import ModelOutputs, record_reference, remove_outputs
 from coursetools.grading.report import default_out_dir, write_reports
 from coursetools.grading.verdict import fill_row, new_row
 from helpers.threads import count_cores
@@ -70,8 +69,8 @@ def grade_notebook(path, timeout: float = DEFAULT_TIMEOUT, reference=None, datas
             dataset = () if sandbox.find_unsafe_entry(artefacts.dataset, DATASET_LIMIT) else (artefacts.dataset,)
             for folder in dataset:
                 sandbox.share_for_reading(folder)
-            replayed = outputs.folder if outputs is not None and not outputs.record else None
-            rechecks = recheck(prepared.calls, artefacts.values, dataset, prepare.KIT_ROOT, hide, threads, replayed)
+            recorded = outputs.folder if outputs is not None and not outputs.record else None
+            rechecks = recheck(prepared.calls, artefacts.values, dataset, prepare.KIT_ROOT, hide, threads, recorded, timeout)
     outcomes = read_outcomes(artefacts.ending, artefacts.output, artefacts.report)
     fill_row(row, prepared, released, outcomes, artefacts.ending, artefacts.kit_edited, timeout, rechecks)
     row["seconds"] = round(time.monotonic() - started)
@@ -130,20 +129,12 @@ def run_reference(timeout: float, released, threads: int | None, hide: tuple[Pat
     return reference.outputs
 
 
-def remove_outputs(scratch: Path) -> None:
-    """Remove the recorded outputs' folder (made read-only for the runs)."""
-    for path in [scratch, *scratch.rglob("*")]:
-        if path.is_dir() and not path.is_symlink():
-            path.chmod(0o755)
-    shutil.rmtree(scratch, ignore_errors=True)
-
-
 def grade_folder(folder, timeout: float = DEFAULT_TIMEOUT, out_dir=None, reference=None, dataset_check=None,
-                 jobs: int = 1, sandboxed: bool = True, replayed: bool = True) -> list[dict]:
+                 jobs: int = 1, sandboxed: bool = True, reuse_outputs: bool = True) -> list[dict]:
     """Grade every notebook directly inside ``folder``, ``jobs`` at once; write the reports; return the rows (name order).
 
     ``sandboxed``: every run in bubblewrap (coursetools/sandbox.py); SandboxMissing if it is not installed.
-    ``replayed``: graded against the kit's exercise with the sandbox, the kit's solution runs first and its model outputs
+    ``reuse_outputs``: graded against the kit's exercise with the sandbox, the kit's solution runs first and its model outputs
     are replayed (grading/replay.py).
     """
     folder = Path(folder)
@@ -182,14 +173,14 @@ def grade_folder(folder, timeout: float = DEFAULT_TIMEOUT, out_dir=None, referen
     # A notebook's kernel gives its model every core (helpers/threads.py): kernels running at once share them.
     at_once = min(jobs, len(notebooks))
     threads = max(1, count_cores() // at_once) if at_once > 1 else None
-    scratch = Path(tempfile.mkdtemp(prefix="grading-outputs-"))
     outputs = None
     pool = ThreadPoolExecutor(max_workers=jobs)
+    scratch = Path(tempfile.mkdtemp(prefix="grading-outputs-"))
     try:
         # The kit's solution is the reference run of the kit's own exercise only; unconfined, one run could write what
         # the others read.
         own_exercise = reference is not None and Path(reference).resolve() == prepare.DEFAULT_REFERENCE.resolve()
-        if sandboxed and replayed and own_exercise and notebooks:
+        if sandboxed and reuse_outputs and own_exercise and notebooks:
             outputs = run_reference(timeout, released, threads, hide, scratch / "outputs")
         futures = [pool.submit(grade, path) for path in notebooks]
         for number, future in enumerate(as_completed(futures), start=1):

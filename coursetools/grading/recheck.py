@@ -39,6 +39,9 @@ RECHECK_TIMEOUT = 300  # seconds for all the checks of one notebook (the saved d
 DATASET_TAG = "__kit_dataset__"  # a datasets.Dataset, dumped as its rows
 UNREADABLE_TAG = "__kit_unreadable__"  # a value plain JSON cannot hold (its type's name)
 NOT_RECHECKED = "không kiểm tra lại được ngoài kernel"
+# What the fresh process says of a check: pass; fail (the released check fails on the values: the kernel's pass was
+# forced); wrong (the check passes, but the judge's ratings are not the preset judge's: rescore.py); error (the grader's).
+OUTCOMES = ("pass", "fail", "wrong", "error")
 KIT_CODE = ("helpers", "coursetools")  # what the fresh process imports from the kit (a copy), and all it sees of it
 
 
@@ -231,20 +234,41 @@ def run_checks(calls: dict, values: dict) -> dict[str, tuple[str, str]]:
 
 
 def rescore_ratings(calls: dict, values: dict, results: dict) -> None:
-    """Fail a passed ``check_ratings`` whose rows hold a rating the preset's judge does not give (rescore.py)."""
-    from coursetools.grading.rescore import find_wrong_rating
+    """Make a passed check_ratings, or a later check reading other ratings than it did, ``wrong`` (rescore.py)."""
+    from coursetools.grading.rescore import find_claims, find_wrong_rating
 
     for name, spec in calls.items():
-        if spec["function"] != "check_ratings" or results.get(name, ("",))[0] != "pass":
+        kind, variable = spec["args"][0] if spec["args"] else ("", "")
+        if spec["function"] != "check_ratings" or kind != "var" or results.get(name, ("",))[0] != "pass":
             continue
-        kind, variable = spec["args"][0]
+        rated = decode(values[name][variable])
         try:
-            wrong = find_wrong_rating(decode(values[name][variable])) if kind == "var" else ""
+            claims = find_claims(rated)
+        except Exception as error:  # rows check_ratings accepted but of another shape: the learner's data
+            results[name] = ("wrong", f"không đọc được các điểm để chấm lại: {type(error).__name__}: {error}")
+            continue
+        try:
+            wrong = find_wrong_rating(claims)
         except Exception as error:  # the judge could not be loaded or run: the grader's failure, not the learner's
             results[name] = ("error", f"{NOT_RECHECKED}: không chấm lại được điểm của giám khảo: {type(error).__name__}: {error}")
             continue
         if wrong:
-            results[name] = ("fail", f"điểm của giám khảo không khớp khi chấm lại: {wrong}")
+            results[name] = ("wrong", f"điểm của giám khảo không khớp khi chấm lại: {wrong}")
+            continue
+        # The ratings were checked where check_ratings ran: a later cell could change them before the pairs are built.
+        for other, other_spec in calls.items():
+            if other != name and ["var", variable] in other_spec["args"] and results.get(other, ("",))[0] == "pass" \
+                    and project_ratings(decode(values.get(other, {}).get(variable))) != project_ratings(rated):
+                results[other] = ("wrong", f"`{variable}` đã đổi sau ô kiểm tra `{name}`: các cặp phải dựa trên đúng các "
+                                           "điểm của giám khảo đã được kiểm tra.")
+
+
+def project_ratings(rows) -> list | None:
+    """Return what rescoring vouches for in rated rows: each row's instruction, texts and ratings (None if unreadable)."""
+    try:
+        return [(row["instruction"], row["generations"], row["ratings"]) for row in map(dict, rows)]
+    except Exception:
+        return None
 
 
 def main() -> int:
@@ -281,11 +305,13 @@ def copy_kit_code(kit_root: Path, target: Path) -> Path:
 
 
 def recheck(calls: dict[str, CheckCall], dumped: bytes | None, read_only: tuple[Path, ...], kit_root: Path,
-            hide: tuple[Path, ...] | None, threads: int | None = None, replayed: Path | None = None) -> dict[str, tuple[str, str]]:
+            hide: tuple[Path, ...] | None, threads: int | None = None, recorded: Path | None = None,
+            timeout: float = RECHECK_TIMEOUT) -> dict[str, tuple[str, str]]:
     """Run the check calls again on a run's dumped values in a fresh process; return (pass, fail or error, message) by name.
 
     ``read_only``: what the checks may read besides the kit's code and the interpreter (the run's saved dataset).
-    ``threads`` (the run's) and ``replayed`` (the reference run's recorded outputs): the judge rescores as the run scored.
+    ``threads`` (the run's) and ``recorded`` (the reference run's model outputs): the judge rescores as the run scored;
+    ``timeout``: the run's own, at least RECHECK_TIMEOUT (the judge scores anew every text the reference did not).
     ``hide``: what the sandbox hides besides the grader's home and the kit's other files (submissions, reports); None:
     no sandbox. ``error`` is the grader's failure (the process did not answer), not the learner's: a missing or broken
     dump, or a value the checks reject, is ``fail``.
@@ -312,9 +338,9 @@ def recheck(calls: dict[str, CheckCall], dumped: bytes | None, read_only: tuple[
         environ.update({key: os.environ[key] for key in sandbox.PASSED_THROUGH if key in os.environ})
         if threads and not os.environ.get(THREADS_ENV):
             environ[THREADS_ENV] = str(threads)
-        if replayed is not None:
-            environ[REPLAY_ENV] = str(replayed)
-            read_only = (*read_only, replayed)
+        if recorded is not None:
+            environ[REPLAY_ENV] = str(recorded)
+            read_only = (*read_only, recorded)
         limiter = None
         if sandboxed:
             # Only the copy of the kit's code: the kit's folder (a data/ with the instructor's own saved dataset,
@@ -329,9 +355,9 @@ def recheck(calls: dict[str, CheckCall], dumped: bytes | None, read_only: tuple[
             environ.pop("PYTHONPATH", None)
         try:
             done = subprocess.run(command, input=request, capture_output=True, text=True, env=environ,
-                                  timeout=RECHECK_TIMEOUT, preexec_fn=limiter, cwd=scratch)
+                                  timeout=max(timeout, RECHECK_TIMEOUT), preexec_fn=limiter, cwd=scratch)
         except subprocess.TimeoutExpired:
-            return {name: ("error", f"{NOT_RECHECKED}: quá {RECHECK_TIMEOUT} giây") for name in calls}
+            return {name: ("error", f"{NOT_RECHECKED}: quá {max(timeout, RECHECK_TIMEOUT):g} giây") for name in calls}
     try:
         results = json.loads(done.stdout[:RESULT_LIMIT]) if done.returncode == 0 else None
     except ValueError:
@@ -340,5 +366,5 @@ def recheck(calls: dict[str, CheckCall], dumped: bytes | None, read_only: tuple[
         error = " ".join(done.stderr.strip().splitlines()[-2:]) or f"mã thoát {done.returncode}"
         return {name: ("error", f"{NOT_RECHECKED}: {error}") for name in calls}
     answered = {name: (str(value[0]), str(value[1])) for name, value in results.items()
-                if name in calls and isinstance(value, list) and len(value) == 2 and value[0] in ("pass", "fail", "error")}
+                if name in calls and isinstance(value, list) and len(value) == 2 and value[0] in OUTCOMES}
     return {name: answered.get(name, ("error", f"{NOT_RECHECKED}: không có kết quả")) for name in calls}

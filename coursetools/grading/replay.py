@@ -21,9 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from coursetools import sandbox
+from coursetools.exercise import SOLUTION
 
-ROOT = Path(__file__).resolve().parents[2]
-SOLUTION = ROOT / "solutions" / "preference_dpo_dataset.ipynb"
 RECORD_FOLDER = "recorded"  # inside the reference run's folder, where it writes its outputs
 FILE_LIMIT = 4 * 1024 ** 2  # one recorded call: a batch of texts and torch's random state (~7 KB in base64)
 TOTAL_LIMIT = 512 * 1024 ** 2
@@ -81,3 +80,11 @@ def record_reference(grade, folder: Path, solution: Path = SOLUTION) -> Referenc
         return Reference(row, None, calls)
     sandbox.share_for_reading(folder)
     return Reference(row, ModelOutputs(folder), calls)
+
+
+def remove_outputs(scratch: Path) -> None:
+    """Remove the recorded outputs' folder (made read-only for the runs)."""
+    for path in [scratch, *scratch.rglob("*")]:
+        if path.is_dir() and not path.is_symlink():
+            path.chmod(0o755)
+    shutil.rmtree(scratch, ignore_errors=True)

@@ -131,7 +131,8 @@ def apply_rechecks(outcomes: dict[str, tuple[str, str]], rechecks: dict[str, tup
     """Let a check pass only if it passed again outside the kernel; return (checks that failed there, checks not rechecked).
 
     A check the grader could not run again (its process failed: ``error``) is not_run, not failed: the learner is not
-    blamed for the grader's failure, and it does not count as passed either.
+    blamed for the grader's failure, and it does not count as passed either. A ``wrong`` one (ratings that are not the
+    preset judge's, recheck.rescore_ratings) fails as a wrong answer does.
     """
     disagreeing, unchecked = [], []
     for name, (value, _) in list(outcomes.items()):
@@ -140,6 +141,8 @@ def apply_rechecks(outcomes: dict[str, tuple[str, str]], rechecks: dict[str, tup
             if again == "error":
                 outcomes[name] = ("not_run", shorten(message, FEEDBACK_WIDTH))
                 unchecked.append(name)
+            elif again == "wrong":  # a wrong answer (ratings not the preset judge's), not a forced pass
+                outcomes[name] = ("fail", shorten(message, FEEDBACK_WIDTH))
             elif again != "pass":
                 outcomes[name] = ("fail", shorten(message, FEEDBACK_WIDTH))
                 disagreeing.append(name)
