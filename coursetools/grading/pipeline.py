@@ -69,7 +69,8 @@ def grade_notebook(path, timeout: float = DEFAULT_TIMEOUT, reference=None, datas
             dataset = () if sandbox.find_unsafe_entry(artefacts.dataset, DATASET_LIMIT) else (artefacts.dataset,)
             for folder in dataset:
                 sandbox.share_for_reading(folder)
-            recorded = outputs.folder if outputs is not None and not outputs.record else None
+            # The reference run's recheck reads what that run has just recorded (kept in outputs.folder once it ended).
+            recorded = outputs.folder if outputs is not None and outputs.folder.is_dir() else None
             rechecks = recheck(prepared.calls, artefacts.values, dataset, prepare.KIT_ROOT, hide, threads, recorded, timeout)
     outcomes = read_outcomes(artefacts.ending, artefacts.output, artefacts.report)
     fill_row(row, prepared, released, outcomes, artefacts.ending, artefacts.kit_edited, timeout, rechecks)
