@@ -334,8 +334,9 @@ def recheck(calls: dict[str, CheckCall], dumped: bytes | None, read_only: tuple[
         # The converted models, read-only: check_pooled asks the preset for its writers' names, which resolves them.
         environ = {"HOME": scratch, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
                    "KIT_CACHE_DIR": str(get_cache_dir())}
-        # The judge rescores as the run scored (rescore.py): same preset, dtype, CPU settings, threads, recorded scores.
-        environ.update({key: os.environ[key] for key in sandbox.PASSED_THROUGH if key in os.environ})
+        # The judge rescores as the run scored (rescore.py): the preset, dtype and CPU settings reach this process as they
+        # reach a run (sandbox.build_env's passed-through variables; unsandboxed, the grader's environment); the threads
+        # and the recorded scores are the run's.
         if threads and not os.environ.get(THREADS_ENV):
             environ[THREADS_ENV] = str(threads)
         if recorded is not None:

@@ -14,9 +14,7 @@ size. The reference runs with the same threads as each learner's run (a key hold
 
 from __future__ import annotations
 
-import os
 import shutil
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,15 +50,13 @@ def keep_recorded(source: Path, target: Path) -> int:
     if source.is_symlink() or not source.is_dir():
         return 0
     for entry in sorted(source.iterdir()):
-        info = os.lstat(entry)
-        if not entry.name.endswith(".json") or not stat.S_ISREG(info.st_mode) or info.st_size > FILE_LIMIT:
-            continue
-        total += info.st_size
-        if total > TOTAL_LIMIT:
-            break
-        data = sandbox.read_regular_file(entry, FILE_LIMIT)
+        # read_regular_file refuses links, FIFOs and devices (the run could have left any) and files over the limit.
+        data = sandbox.read_regular_file(entry, FILE_LIMIT) if entry.name.endswith(".json") else None
         if data is None:
             continue
+        total += len(data)
+        if total > TOTAL_LIMIT:
+            break
         (target / entry.name).write_bytes(data)
         (target / entry.name).chmod(0o444)
         kept += 1
