@@ -1,5 +1,9 @@
 """The CPU DPO bridge: config fields, dataset loading, and a short real DPOTrainer run on fixed pairs."""
 
+import gc
+import os
+import sys
+from pathlib import Path
 from statistics import mean
 
 import pytest
@@ -8,9 +12,11 @@ from helpers.dpo import to_dataset
 from helpers.sanity import read_known_pairs
 from helpers.train import (
     get_step_metrics,
+    load_fact_pairs,
     load_held_out_pairs,
     load_preference_dataset,
     make_cpu_dpo_config,
+    release_freed_memory,
     summarize_evaluations,
     train_dpo,
 )
@@ -49,6 +55,18 @@ def test_load_preference_dataset_says_when_it_builds_one(tmp_path, monkeypatch):
     dataset, note = load_preference_dataset(tmp_path / "missing")
     assert len(dataset) == 2
     assert "Không tìm thấy" in note and "run_pooling" in note
+
+
+def test_fact_pairs_share_no_question_or_answer_with_the_held_out_pairs():
+    def texts(dataset, column):
+        return {row[column][-1]["content"] for row in dataset}
+
+    facts, held_out = load_fact_pairs(), load_held_out_pairs()
+    assert (len(facts), len(held_out)) == (24, 12)
+    for column in ("prompt", "chosen", "rejected"):
+        assert not texts(facts, column) & texts(held_out, column), column
+    assert len(texts(facts, "prompt")) == 24  # no question twice
+    assert all(row["chosen"] != row["rejected"] for row in facts)
 
 
 def test_train_dpo_raises_the_reward_margin(tmp_path):
@@ -91,3 +109,20 @@ def test_train_dpo_scores_trained_and_held_out_pairs_before_and_after(tmp_path):
     # Training's own curve is unchanged by the evaluations: one row per step, step 1 still at margin 0.
     steps, margins = get_step_metrics(log_history, "rewards/margins")
     assert steps == [1, 2, 3, 4] and margins[0] == pytest.approx(0.0, abs=1e-6)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the resident size from /proc")
+def test_release_freed_memory_hands_freed_heap_back():
+    def resident_mb() -> float:
+        return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+    # Many mid-sized blocks (below glibc's mmap threshold, so they live on the heap), every 16th kept: freeing the
+    # rest leaves holes inside the heap that glibc keeps until malloc_trim.
+    blocks = [bytearray(64 * 1024) for _ in range(8000)]  # ~500 MB
+    kept = blocks[::16]
+    del blocks
+    gc.collect()
+    held = resident_mb()
+    release_freed_memory()
+    assert held - resident_mb() > 200, (held, resident_mb())
+    assert len(kept) == 500
