@@ -52,6 +52,8 @@ TESTED = {
         'config = make_cpu_dpo_config("../artifacts/dpo-cpu", max_steps=60)',
         'config = make_cpu_dpo_config("../artifacts/dpo-cpu", beta=0.5)',
         "train_dpo(dataset, config, trainable_layers=None)",
+        '_, _, log = train_dpo(fact_pairs, make_cpu_dpo_config("../artifacts/dpo-cpu-facts"), held_out=known_pairs)',
+        "print(format_table(summarize_evaluations(log)))",
     ],
 }
 
@@ -202,3 +204,31 @@ def test_05_longer_training_another_beta_and_every_block(tmp_path, monkeypatch):
     model, _, log_history = run(NB05, "train_dpo(dataset, config, trainable_layers=None)", namespace)[0]
     assert all(parameter.requires_grad for parameter in model.parameters())
     assert [entry["step"] for entry in log_history if "loss" in entry] == [1, 2]
+
+
+def test_05_second_training_like_the_first(tmp_path, monkeypatch):
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")
+    namespace = import_namespace(NB05)
+    # The call as written, on 2 pairs of each set and for 2 short steps (30 steps on 24 pairs take about a minute).
+    make_config, configs = namespace["make_cpu_dpo_config"], []
+
+    def make_short_config(output_dir, **kwargs):
+        configs.append(make_config(output_dir, max_steps=2, max_length=64, **kwargs))
+        return configs[-1]
+
+    namespace["make_cpu_dpo_config"] = make_short_config
+    namespace["fact_pairs"] = namespace["load_fact_pairs"]().select(range(2))
+    namespace["known_pairs"] = namespace["load_held_out_pairs"]().select(range(2))
+    train_dpo, trained = namespace["train_dpo"], []
+    namespace["train_dpo"] = lambda *args, **kwargs: trained.append(train_dpo(*args, **kwargs)) or trained[-1]
+    run(NB05, "_, _, log = train_dpo(fact_pairs, make_cpu_dpo_config(", namespace)
+    (model, _, log_history), = trained
+    assert namespace["log"] is log_history
+    assert [config.learning_rate for config in configs] == [1e-5]  # the first run's step size, as the task says
+    trainable = {name for name, parameter in model.named_parameters() if parameter.requires_grad}
+    assert trainable and len(trainable) < len(list(model.parameters()))  # the first run's default: the last blocks only
+    evaluated = {(entry["eval_set"], entry["step"]) for entry in log_history if "eval_set" in entry}
+    assert evaluated == {("trained", 0), ("held_out", 0), ("trained", 2), ("held_out", 2)}
+    table = run(NB05, "print(format_table(summarize_evaluations(log)))", namespace)[1]
+    assert table.count("chưa học") == 2 and table.count("đã học") == 2
