@@ -1402,3 +1402,21 @@ def test_write_summary_records_both_stages(tmp_path):
     assert "chosen do hand C viết: 1 hàng" in text
     assert f"chosen do {MODELS[0]} viết: 3 hàng" not in text  # writers come from the last stage only
     checks.check_saved_dataset(tmp_path)  # summary.json beside the dataset does not disturb it
+
+
+@pytest.mark.parametrize("value", [
+    [{"role": "user", "content": "Q?"}],
+    [{"role": "assistant", "content": ""}, "more"],
+    [{"content": "no role"}],
+    ["Q?"],
+    [["role"]],
+    "Q?",
+    {"role": "user", "content": "Q?"},
+    [],
+    None,
+])
+def test_a_message_list_is_what_trl_calls_conversational(value):
+    from trl.data_utils import is_conversational
+
+    # The kit's own test stands in for TRL's (fast to import in the grader's fresh process): they must agree.
+    assert checks.is_message_list(value) == bool(value and is_conversational({"chosen": value}))
