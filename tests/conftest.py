@@ -18,21 +18,17 @@ def fresh_cache(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def offline_llm(fresh_cache, monkeypatch_session):
+def offline_llm(fresh_cache):
     """The offline judge role, loaded in this process from the freshly converted folder."""
     from helpers.presets import OFFLINE_JUDGES, load_llm
 
-    monkeypatch_session.setenv("KIT_CACHE_DIR", str(fresh_cache[0]))
-    llm = load_llm(OFFLINE_JUDGES["smollm2-135m"], "offline")
-    llm.load()
-    return llm
-
-
-@pytest.fixture(scope="session")
-def monkeypatch_session():
-    """A session-scoped monkeypatch."""
+    # The fresh cache only while loading: set for the session, it reached every notebook kernel nbval starts later,
+    # and each converted the 1.5B judge again into it (about a minute of `make test`).
     with pytest.MonkeyPatch.context() as patch:
-        yield patch
+        patch.setenv("KIT_CACHE_DIR", str(fresh_cache[0]))
+        llm = load_llm(OFFLINE_JUDGES["smollm2-135m"], "offline")
+        llm.load()
+    return llm
 
 
 @pytest.hookimpl(hookwrapper=True)
