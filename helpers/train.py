@@ -15,7 +15,7 @@ from helpers.course import EXERCISE_INSTRUCTIONS
 from helpers.models import ensure_offline_model
 from helpers.presets import GREEDY
 from helpers.storage import dataset_dir, describe_dir
-from helpers.threads import choose_cpu_threads, use_threads
+from helpers.threads import AUTO_THREADS, choose_cpu_threads, use_threads
 
 TRAIN_COLUMNS = ("prompt", "chosen", "rejected")
 # Only the last transformer blocks learn (SmolLM2-135M has 30): backward stops there and AdamW keeps
@@ -143,7 +143,7 @@ def train_dpo(
     dataset: Dataset,
     config: DPOConfig,
     model_path: str | os.PathLike | None = None,
-    threads: int | None = None,
+    threads: int | str = AUTO_THREADS,
     trainable_layers: int | None = TRAINABLE_LAYERS,
     held_out: Dataset | None = None,
 ):
@@ -157,7 +157,7 @@ def train_dpo(
     # machine, 2 threads against 1: 05's second training 57 s instead of 93 s, its three before/after answers 13 s
     # instead of 22 s, with the same metrics and texts. (An earlier measurement, made while other jobs shared the
     # cores, had favoured 1 thread.)
-    with use_threads(threads or choose_cpu_threads()):
+    with use_threads(choose_cpu_threads(threads)):
         # ref_model=None: with precompute_ref_log_probs the trainer scores the data with the policy before
         # it changes (that is the reference); without it, it loads a second copy from the same folder.
         trainer = DPOTrainer(

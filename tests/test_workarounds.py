@@ -158,12 +158,17 @@ print(next(line.split()[1] for line in open("/proc/self/status") if line.startsw
     # Both ways at once, one process each (each reports its own peak): the two loads take half the time on 2 cores.
     running = {way: subprocess.Popen([sys.executable, "-c", code, way, str(path)], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True, cwd=ROOT) for way, path in paths.items()}
-    for way, process in running.items():
-        out, err = process.communicate(timeout=300)
-        assert process.returncode == 0, err[-2000:]
-        peaks[way] = int(out.strip().splitlines()[-1])
-        states[way] = torch.load(paths[way])
-        paths[way].unlink()
+    try:
+        for way, process in running.items():
+            out, err = process.communicate(timeout=300)
+            assert process.returncode == 0, err[-2000:]
+            peaks[way] = int(out.strip().splitlines()[-1])
+            states[way] = torch.load(paths[way])
+    finally:  # one way failing or timing out must not leave the other process, or either file, behind
+        for way, process in running.items():
+            process.kill()
+            process.wait()
+            paths[way].unlink(missing_ok=True)
     assert states["kit"].keys() == states["transformers"].keys()
     assert all(states["kit"][key].dtype == torch.bfloat16 for key in states["kit"])
     assert all(torch.equal(states["kit"][key], states["transformers"][key]) for key in states["kit"])
