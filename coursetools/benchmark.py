@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -33,6 +32,7 @@ from coursetools.judge_check import DEFAULT_JUDGE as JUDGE  # noqa: E402  (after
 from coursetools.judge_speed import measure_judge_rows  # noqa: E402
 from helpers.course import EXERCISE_INSTRUCTIONS  # noqa: E402
 from helpers.llm import forget_loaded_models  # noqa: E402
+from helpers.memory import read_peak_memory_mb  # noqa: E402
 from helpers.presets import OFFLINE_JUDGES  # noqa: E402
 from helpers.storage import DATASET_ENV  # noqa: E402
 from helpers.threads import THREADS_ENV, count_cores, use_threads  # noqa: E402
@@ -130,13 +130,14 @@ def measure_generation(dtype: str | None, batch_size: int, threads: int, role="g
             "weight_bytes": sum(p.numel() * p.element_size() for p in llm._pipeline.model.parameters())}
 
 
-def time_notebook(path: Path) -> float:
-    """Execute one notebook headless (outputs discarded) and return its wall-clock seconds."""
+def time_notebook(path: Path) -> tuple[float, int | None]:
+    """Execute one notebook headless (outputs discarded); return its wall-clock seconds and its kernel's peak memory in MB."""
     from coursetools.notebooks import execute_notebook
 
+    peaks = []  # read after each cell, while the kernel lives: the kernel process alone (not its pipelines' step processes)
     start = time.perf_counter()
-    execute_notebook(path)
-    return round(time.perf_counter() - start, 1)
+    execute_notebook(path, after_each_cell=lambda client: peaks.append(read_peak_memory_mb(client.km.provisioner.pid)))
+    return round(time.perf_counter() - start, 1), max((mb for mb in peaks if mb is not None), default=None)
 
 
 def run_profile(profile: str, bandwidth: dict, skip_notebooks: bool) -> dict:
@@ -147,7 +148,7 @@ def run_profile(profile: str, bandwidth: dict, skip_notebooks: bool) -> dict:
     dtype = choose_cpu_dtype()
     # On the machine as it is, the other dtype too: the preset's choice is measured, not assumed from a CPU flag.
     dtypes = [dtype, *(["float32" if dtype == "bfloat16" else "bfloat16"] if profile == THIS_CPU else [])]
-    report = {"preset_dtype": dtype, "generation": [], "notebooks": {}, "judge_generation": []}
+    report = {"preset_dtype": dtype, "generation": [], "notebooks": {}, "kernel_peak_mb": {}, "judge_generation": []}
     for row_dtype in dtypes:
         for threads, gb_s in bandwidth.items():
             for batch_size in (1, 8):
@@ -166,21 +167,23 @@ def run_profile(profile: str, bandwidth: dict, skip_notebooks: bool) -> dict:
         paths = [path for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")) if path != ROOT / TRAINING_NOTEBOOK]
         paths += [ROOT / "solutions" / "preference_dpo_dataset.ipynb", ROOT / TRAINING_NOTEBOOK]
         for path in paths:
-            report["notebooks"][str(path.relative_to(ROOT))] = seconds = time_notebook(path)
-            print(f"[{profile}] {path.relative_to(ROOT)}: {seconds} s", file=sys.stderr, flush=True)
+            name = str(path.relative_to(ROOT))
+            report["notebooks"][name], report["kernel_peak_mb"][name] = seconds, peak = time_notebook(path)
+            print(f"[{profile}] {name}: {seconds} s, kernel peak {peak} MB", file=sys.stderr, flush=True)
         course = [seconds for name, seconds in report["notebooks"].items() if name != TRAINING_NOTEBOOK]
         report["course_seconds"] = round(sum(course), 1)  # notebooks 1-4 + the solution
         report["all_notebooks_seconds"] = round(sum(report["notebooks"].values()), 1)  # + notebook 5 (training)
         solution = report["notebooks"]["solutions/preference_dpo_dataset.ipynb"]
         report["dataset_seconds_per_prompt"] = round(solution / len(EXERCISE_INSTRUCTIONS), 1)
-    # The notebooks' kernels are this process's children, read before any other child runs (RUSAGE_CHILDREN keeps the
-    # largest child so far); this process itself held the generation rows' models.
-    largest_kernel = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024) if not skip_notebooks else None
+    # Each kernel's own peak (time_notebook), not RUSAGE_CHILDREN: a kernel started by this process, which held the
+    # generation rows' models, inherits this process's size in ru_maxrss (measured: a child
+    # that peaked at 206 MB read 965 MB under a parent holding 1 GB; the last run's "largest kernel" was this process's 5866 MB).
+    largest_kernel = max((mb for mb in report["kernel_peak_mb"].values() if mb is not None), default=None)
     # The judge (the 1.5B): one long prompt scored, plain transformers and the kit's path, in every dtype measured, each
-    # in a child process of its own: after the kernels' peak is read (plain float32 peaks near 11 GB).
+    # in a child process of its own (plain float32 peaks near 11 GB).
     report["judge_scoring"] = measure_judge_rows(dtypes, log_prefix=f"[{profile}] ")
     report["peak_memory_mb"] = {"largest_kernel": largest_kernel,
-                                "benchmark_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+                                "benchmark_process": read_peak_memory_mb()}
     return report
 
 
@@ -242,8 +245,11 @@ def format_table(report: dict) -> str:
         [" / ".join(str(rows[b]["tokens_per_second"]) for b in (1, 8)) if len(rows) == 2 else None for rows in judge_rows])
     names = sorted({n for p in profiles for n in report["profiles"][p]["notebooks"]})
     for name in names:
-        add(name, [f"{seconds} s" if (seconds := report["profiles"][p]["notebooks"].get(name)) is not None else None
-                   for p in profiles])
+        cells = []
+        for p in profiles:
+            seconds, peak = report["profiles"][p]["notebooks"].get(name), report["profiles"][p].get("kernel_peak_mb", {}).get(name)
+            cells.append(None if seconds is None else f"{seconds} s" + (f" ({peak} MB)" if peak is not None else ""))
+        add(name + " (kernel peak memory)", cells)
     if names:
         add("**course (notebooks 1-4 + solution)**", [f"**{report['profiles'][p]['course_seconds']} s**" for p in profiles])
         add("all notebooks (+ notebook 5)", [f"{report['profiles'][p]['all_notebooks_seconds']} s" for p in profiles])

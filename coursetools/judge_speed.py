@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
 from unittest import mock
+
+from helpers.memory import read_peak_memory_mb
 
 # An answer long enough that UltraFeedback's one-text prompt is about 600 tokens, as the issue's measurement was.
 LONG_ANSWER = " ".join(["Synthetic data is data that a program generates instead of collecting it from the world."] * 12)
@@ -61,16 +62,6 @@ def measure_scoring(judge_name: str, dtype: str, path: str) -> dict:
            "load_seconds": round(load_seconds, 1), "score_seconds": round(seconds, 2),
            "peak_memory_mb": read_peak_memory_mb()}
     return row
-
-
-def read_peak_memory_mb() -> int:
-    """Return this process's peak resident memory in MB, its own alone."""
-    # Not ru_maxrss on Linux: it survives exec, so a child started by a large process would report the parent's size.
-    try:
-        with open("/proc/self/status") as status:
-            return round(int(next(line.split()[1] for line in status if line.startswith("VmHWM:"))) / 1024)
-    except (OSError, StopIteration):  # not Linux: ru_maxrss is in bytes on macOS
-        return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2)
 
 
 def _kernel_threads() -> int:

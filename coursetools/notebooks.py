@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
@@ -10,13 +11,19 @@ from nbclient import NotebookClient
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 
-def execute_notebook(path: Path, timeout: int = 1800, allow_errors: bool = False) -> nbformat.NotebookNode:
-    """Execute the notebook at ``path`` in memory (the file is not rewritten) and return it with its outputs."""
+def execute_notebook(path: Path, timeout: int = 1800, allow_errors: bool = False,
+                     after_each_cell: Callable[[NotebookClient], None] | None = None) -> nbformat.NotebookNode:
+    """Execute the notebook at ``path`` in memory (the file is not rewritten) and return it with its outputs.
+
+    ``after_each_cell(client)`` runs after every cell while the kernel is alive (nbclient's on_cell_executed hook).
+    """
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
         nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors, resources={"metadata": {"path": str(path.parent)}}
     )
+    if after_each_cell is not None:
+        client.on_cell_executed = lambda **_: after_each_cell(client)
     client.execute()
     return nb
 
