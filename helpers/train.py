@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import ctypes
-import gc
 import os
-import sys
 from pathlib import Path
 
 from datasets import Dataset, load_from_disk
 from trl import DPOConfig, DPOTrainer
 
 from helpers.course import EXERCISE_INSTRUCTIONS
+from helpers.memory import release_freed_memory
 from helpers.models import ensure_offline_model
 from helpers.presets import GREEDY
 from helpers.storage import dataset_dir, describe_dir
@@ -183,20 +181,6 @@ def evaluate_named_sets(trainer: DPOTrainer, eval_sets: dict | None, step: int) 
     # TRL logs an evaluation without saying which set it scored, and train() starts a new log:
     # each evaluation is kept here instead, named.
     return [{**trainer.evaluate(name), "step": step, "eval_set": name} for name in eval_sets or ()]
-
-
-def release_freed_memory() -> None:
-    """Free the trainer's leftovers (optimizer state, activations) and hand the freed heap back to the system."""
-    # The trainer is kept alive by reference cycles until the next garbage collection. Even then glibc keeps most
-    # of a training run's freed heap (many mid-sized tensors) for reuse: in notebook 05, measured here, the kernel
-    # held 2049 MB after the second training, 1536 MB after gc.collect() and 1075 MB after malloc_trim(0), and
-    # the judge loaded next pushed the peak past 5 GB without the trim. Neither torch nor transformers does this.
-    gc.collect()
-    if sys.platform.startswith("linux"):
-        try:
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
-        except (OSError, AttributeError):  # not glibc (musl): nothing to trim
-            pass
 
 
 def get_step_metrics(log_history: list[dict], key: str) -> tuple[list[int], list[float]]:

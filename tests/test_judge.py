@@ -206,9 +206,12 @@ def test_count_valid_ratings_counts_per_completion():
     assert count_valid_ratings(rows) == (2, 7)
 
 
-def test_judges_of_one_model_share_its_weights_and_schema(structured_judge):
+def test_judges_of_one_model_share_its_weights_and_schema(structured_judge, monkeypatch):
     # Notebook 4 builds nine judges of the same model: one loaded copy and one grammar serve them all.
     from helpers import llm as kit_llm
+
+    releases = []  # freed heap is handed back before new weights load, not when a loaded copy is reused
+    monkeypatch.setattr(kit_llm, "release_freed_memory", lambda: releases.append(1))
 
     honest = build_judge(structured=True, num_completions=2, aspect="honesty", preset="offline", model="smollm2-135m")
     honest.load()
@@ -220,10 +223,12 @@ def test_judges_of_one_model_share_its_weights_and_schema(structured_judge):
     assert short.llm._logits_processor[0].grammar != structured_judge.llm._logits_processor[0].grammar
     rated = rate(short, [{"instruction": "What is 2 + 2?", "generations": ["4.", "Bananas."]}])
     assert all(r in {1, 2, 3, 4, 5} for r in rated[0]["ratings"]) and len(rated[0]["ratings"]) == 2
+    assert releases == []
     kit_llm.forget_loaded_models()
     fresh = build_judge(structured=True, num_completions=2, preset="offline", model="smollm2-135m")
     fresh.load()
     assert fresh.llm._pipeline is not structured_judge.llm._pipeline
+    assert releases == [1]
 
 
 @pytest.mark.parametrize("aspect", ["helpfulness", "truthfulness"])

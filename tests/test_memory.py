@@ -1,14 +1,16 @@
 """A process's own peak memory: not its parent's size, which ru_maxrss carries across exec on Linux."""
 
+import gc
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from helpers.memory import read_peak_memory_mb
+from helpers.memory import read_peak_memory_mb, release_freed_memory
 
-CHILD = ("import sys; sys.path.insert(0, sys.argv[1]); from helpers.memory import read_peak_memory_mb; "
+CHILD = ("import sys; sys.path.insert(0, sys.argv[1]); from helpers.memory import read_peak_memory_mb, release_freed_memory; "
          "x = b'\\x01' * 200_000_000; import resource; "
          "print(read_peak_memory_mb(), round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))")
 
@@ -36,3 +38,20 @@ def test_another_process_by_pid_and_a_missing_one():
         child.wait()
     assert read_peak_memory_mb(child.pid) is None  # gone
     assert read_peak_memory_mb(2 ** 22 + 12345) is None  # above Linux's largest pid: never a process
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the resident size from /proc")
+def test_release_freed_memory_hands_freed_heap_back():
+    def resident_mb() -> float:
+        return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+    # Many mid-sized blocks (below glibc's mmap threshold, so they live on the heap), every 16th kept: freeing the
+    # rest leaves holes inside the heap that glibc keeps until malloc_trim.
+    blocks = [bytearray(64 * 1024) for _ in range(8000)]  # ~500 MB
+    kept = blocks[::16]
+    del blocks
+    gc.collect()
+    held = resident_mb()
+    release_freed_memory()
+    assert held - resident_mb() > 200, (held, resident_mb())
+    assert len(kept) == 500

@@ -1,9 +1,5 @@
 """The CPU DPO bridge: config fields, dataset loading, and a short real DPOTrainer run on fixed pairs."""
 
-import gc
-import os
-import sys
-from pathlib import Path
 from statistics import mean
 
 import pytest
@@ -16,7 +12,6 @@ from helpers.train import (
     load_held_out_pairs,
     load_preference_dataset,
     make_cpu_dpo_config,
-    release_freed_memory,
     summarize_evaluations,
     train_dpo,
 )
@@ -109,20 +104,3 @@ def test_train_dpo_scores_trained_and_held_out_pairs_before_and_after(tmp_path):
     # Training's own curve is unchanged by the evaluations: one row per step, step 1 still at margin 0.
     steps, margins = get_step_metrics(log_history, "rewards/margins")
     assert steps == [1, 2, 3, 4] and margins[0] == pytest.approx(0.0, abs=1e-6)
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the resident size from /proc")
-def test_release_freed_memory_hands_freed_heap_back():
-    def resident_mb() -> float:
-        return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-    # Many mid-sized blocks (below glibc's mmap threshold, so they live on the heap), every 16th kept: freeing the
-    # rest leaves holes inside the heap that glibc keeps until malloc_trim.
-    blocks = [bytearray(64 * 1024) for _ in range(8000)]  # ~500 MB
-    kept = blocks[::16]
-    del blocks
-    gc.collect()
-    held = resident_mb()
-    release_freed_memory()
-    assert held - resident_mb() > 200, (held, resident_mb())
-    assert len(kept) == 500
