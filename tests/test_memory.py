@@ -10,7 +10,7 @@ import pytest
 
 from helpers.memory import read_peak_memory_mb, release_freed_memory
 
-CHILD = ("import sys; sys.path.insert(0, sys.argv[1]); from helpers.memory import read_peak_memory_mb, release_freed_memory; "
+CHILD = ("import sys; sys.path.insert(0, sys.argv[1]); from helpers.memory import read_peak_memory_mb; "
          "x = b'\\x01' * 200_000_000; import resource; "
          "print(read_peak_memory_mb(), round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))")
 

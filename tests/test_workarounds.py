@@ -141,6 +141,7 @@ def test_a_gguf_loaded_tensor_by_tensor_has_transformers_own_weights_in_less_mem
 import sys, torch
 from transformers import AutoModelForCausalLM
 from helpers.models import find_gguf
+from helpers.memory import read_peak_memory_mb
 from helpers.workarounds import load_gguf_model_in_dtype
 gguf = find_gguf()
 if sys.argv[1] == "kit":
@@ -148,8 +149,7 @@ if sys.argv[1] == "kit":
 else:
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.bfloat16)
 torch.save(model.state_dict(), sys.argv[2])
-# This process's own peak (VmHWM is reset by exec; ru_maxrss is not, and would report the parent pytest's size).
-print(next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM:")))
+print(read_peak_memory_mb())  # this process's own peak, not the parent pytest's (helpers/memory.py)
 """
     import torch
 
