@@ -24,6 +24,7 @@ WRITTEN_FOR = {
     "read_generate_signature": "distilabel==1.5.3",
     "give_default_schema": "distilabel==1.5.3",
     "set_ultrafeedback_system_prompt": "distilabel==1.5.3",
+    "separate_pipeline_folders": "distilabel==1.5.3",
     "set_pipeline_batch_size": "transformers==4.57.6",
     "fix_gguf_special_tokens": "transformers==4.57.6",
     "repair_byte_level_decoder": "transformers==4.57.6",
@@ -54,6 +55,32 @@ def quiet_distilabel() -> None:
     # The chapter calls tasks on their own (`task.load(); next(task.process(...))`), which distilabel supports
     # but greets with "Step 'None' hasn't received a pipeline" on every creation.
     logging.getLogger("distilabel.step.None").setLevel(logging.ERROR)
+
+
+PIPELINE_FOLDER_OWNER_ENV = "KIT_DISTILABEL_CACHE_OWNER"  # the process that chose $DISTILABEL_CACHE_DIR
+
+
+def separate_pipeline_folders() -> None:
+    """Give this process its own distilabel pipeline folder, so two processes running one pipeline never mix rows."""
+    # distilabel writes a run's rows under <cache>/<pipeline name>/<signature>/data even with use_cache=False, and
+    # reads the result back from there: two kernels running the same pipeline at once (two notebooks open, the grader's
+    # --no-sandbox jobs, two test workers) wrote into one folder, and notebook 2 got 6 rows for its 3 (measured).
+    # A folder set by the user is kept; one a kit process chose is replaced in each process it starts (a kernel), but
+    # not in distilabel's own step processes, which must use their pipeline's.
+    import atexit
+    import multiprocessing
+    import shutil
+    import tempfile
+
+    owner = os.environ.get(PIPELINE_FOLDER_OWNER_ENV)
+    if os.environ.get("DISTILABEL_CACHE_DIR") and (not owner or owner == str(os.getpid())):
+        return
+    if multiprocessing.parent_process() is not None:
+        return
+    folder = tempfile.mkdtemp(prefix="kit-distilabel-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    os.environ["DISTILABEL_CACHE_DIR"] = folder
+    os.environ[PIPELINE_FOLDER_OWNER_ENV] = str(os.getpid())
 
 
 def restore_plain_tracebacks() -> None:

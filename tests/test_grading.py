@@ -535,7 +535,9 @@ def test_runs_import_a_copy_of_the_kit(tmp_path, sandboxed):
     in_copy = (f"import os, helpers\nrun = os.environ['{MARKER_ENV}']\n"
                "assert helpers.__file__ == os.path.join(run, 'kit', 'helpers', '__init__.py'), helpers.__file__\n"
                # Per-run caches too: two learners' identical distilabel pipelines must not share a folder.
-               "assert os.environ['DISTILABEL_CACHE_DIR'].startswith(run) and os.environ['IPYTHONDIR'].startswith(run)")
+               # The grader's folder, kept after `import helpers` (helpers.workarounds.separate_pipeline_folders).
+               "assert os.environ['DISTILABEL_CACHE_DIR'] == os.path.join(run, 'distilabel'), os.environ['DISTILABEL_CACHE_DIR']\n"
+               "assert os.environ['IPYTHONDIR'].startswith(run)")
     rewrite = ("from pathlib import Path\nchecks = Path(helpers.__file__).with_name('checks.py')\n"
                "checks.write_text(checks.read_text() + '\\n# đã sửa\\n')")
     write_notebook(folder / "a_imports.ipynb", "# CHECK: isolated\n" + in_copy)

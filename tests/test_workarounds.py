@@ -40,6 +40,46 @@ def test_distilabel_still_installs_rich_tracebacks_and_warns_at_import():
     assert result.stdout.strip() == "True" and "The 'default' attribute" not in result.stderr
 
 
+# The data folder of one small pipeline, as the process that builds it sees it (the same name and steps every time).
+DATA_FOLDER = """
+import os, sys{imports}
+from distilabel.pipeline import Pipeline
+from distilabel.steps import LoadDataFromDicts
+with Pipeline(name="kit-same-pipeline") as pipeline:
+    LoadDataFromDicts(data=[{{"instruction": "Why is the sky blue?"}}])
+print(pipeline._cache_location["data"])
+"""
+
+
+def read_data_folder(imports: str = "", env: dict | None = None) -> str:
+    """Return the data folder a fresh process gives the same pipeline."""
+    result = subprocess.run([sys.executable, "-c", DATA_FOLDER.format(imports=imports)], capture_output=True, text=True,
+                            timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_distilabel_still_gives_one_pipeline_one_folder_in_every_process(monkeypatch):
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("DISTILABEL_CACHE_DIR", workarounds.PIPELINE_FOLDER_OWNER_ENV)}
+    first, second = read_data_folder(env=env), read_data_folder(env=env)
+    assert first == second, "distilabel now separates concurrent runs: remove separate_pipeline_folders"
+
+
+def test_every_process_that_imports_helpers_has_its_own_pipeline_folder(tmp_path):
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("DISTILABEL_CACHE_DIR", workarounds.PIPELINE_FOLDER_OWNER_ENV)}
+    first, second = read_data_folder("\nimport helpers", env), read_data_folder("\nimport helpers", env)
+    assert first != second
+    assert not Path(first).parents[2].exists()  # removed when its process ended
+    # A kernel started by a kit process (the grader, a test worker) gets its own folder, not its parent's.
+    parent = {**env, "DISTILABEL_CACHE_DIR": str(tmp_path / "parent"), workarounds.PIPELINE_FOLDER_OWNER_ENV: "1"}
+    assert not read_data_folder("\nimport helpers", parent).startswith(str(tmp_path))
+    # A folder the learner chose is kept.
+    mine = {**env, "DISTILABEL_CACHE_DIR": str(tmp_path / "mine")}
+    assert read_data_folder("\nimport helpers", mine).startswith(str(tmp_path / "mine"))
+
+
 def test_distilabel_still_greets_a_task_without_a_pipeline():
     from distilabel.steps.base import _Step
 

@@ -45,6 +45,7 @@ from coursetools.grading.extract import read_progress
 from helpers.replay import RECORD_ENV, REPLAY_ENV
 from helpers.storage import DATASET_ENV
 from helpers.threads import THREADS_ENV
+from helpers.workarounds import PIPELINE_FOLDER_OWNER_ENV
 
 KIT_FOLDER = "kit"  # inside a run's temporary folder: first on the run's PYTHONPATH, holds the copy of helpers/
 POLL_SECONDS = 0.5
@@ -197,8 +198,11 @@ def build_environment(tmp: Path, threads: int | None, confined: bool) -> dict[st
     # IPython's profile (startup scripts, history) per run too: one learner's code cannot plant startup code for the next.
     environ["IPYTHONDIR"] = str(tmp / "ipython")
     # distilabel keeps a pipeline's batches under ~/.cache/distilabel/<name>/<signature> even with use_cache=False:
-    # two learners' identical pipelines run at once (--jobs) would write into the same folder.
+    # two learners' identical pipelines run at once (--jobs) would write into the same folder. Set here, not left to
+    # helpers.workarounds.separate_pipeline_folders, which runs only if the submission imports helpers first; without
+    # the grader's owner mark, the kernel keeps this folder.
     environ["DISTILABEL_CACHE_DIR"] = str(tmp / "distilabel")
+    environ.pop(PIPELINE_FOLDER_OWNER_ENV, None)
     # The exercise saves its dataset to KIT_DATASET_DIR (else ../data next to the notebook, which
     # would be outside the temporary folder): keep each learner's dataset inside their own run.
     environ[DATASET_ENV] = str(tmp / DATASET_FOLDER)
