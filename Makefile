@@ -40,8 +40,11 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 lab: venv
 	$(BIN)/jupyter lab notebooks/01_model_pooling.ipynb $(ROOT_FLAG) $(LAB_ARGS)
 
+# `-n auto`: two pytest-xdist workers, each running whole files, where there are 2 cores and 16 GB available, else the
+# plain serial run (conftest.py). `make test XDIST=` runs serially anyway (cell times measured alone, as in the README).
+XDIST ?= -n auto
 test: venv
-	$(BIN)/pytest -p no:cacheprovider --nbval-lax --ignore=tests/test_browser.py tests notebooks solutions
+	$(BIN)/pytest -p no:cacheprovider $(XDIST) --nbval-lax --ignore=tests/test_browser.py tests notebooks solutions
 
 # Widgets seen working in JupyterLab in a real browser. Needs Debian's chromium
 # (`apt-get install -y chromium`); fails, never skips, when it is missing. CI runs it after `make test`.
@@ -73,7 +76,7 @@ LAPTOP_ENV := KIT_DTYPE=float32 ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2
 # .ci/run); maintainers run all of them (`../shared/scripts/fresh-clone-check --laptop`).
 LAPTOP_NOTEBOOKS ?= notebooks solutions
 test-laptop: venv
-	$(LAPTOP_ENV) $(BIN)/pytest -p no:cacheprovider --nbval-lax $(LAPTOP_NOTEBOOKS)
+	$(LAPTOP_ENV) $(BIN)/pytest -p no:cacheprovider $(XDIST) --nbval-lax $(LAPTOP_NOTEBOOKS)
 
 # The course's DPO dataset without opening JupyterLab: runs the solution notebook headless.
 dataset: venv
