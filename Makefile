@@ -40,8 +40,8 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 lab: venv
 	$(BIN)/jupyter lab notebooks/01_model_pooling.ipynb $(ROOT_FLAG) $(LAB_ARGS)
 
-# `-n auto`: two pytest-xdist workers, each running whole files, where there are 2 cores and 16 GB available, else the
-# plain serial run (conftest.py). `make test XDIST=` runs serially anyway (cell times measured alone, as in the README).
+# `-n auto`: pytest-xdist workers running whole files, as many as conftest.py allows for the cores and memory (else the
+# plain serial run). `make test XDIST=` runs serially anyway (cell times measured alone, as in the README).
 XDIST ?= -n auto
 test: venv
 	$(BIN)/pytest -p no:cacheprovider $(XDIST) --nbval-lax --ignore=tests/test_browser.py tests notebooks solutions

@@ -87,7 +87,8 @@ def pytest_xdist_auto_num_workers(config):
         return None  # the user's own number: pytest-xdist reads it
     import psutil
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    from helpers.threads import count_cores  # the cores pytest_configure shares among the workers
+
     memory = psutil.virtual_memory().available / 1e9
-    workers = min(MAX_WORKERS, cores, int(memory // MEMORY_PER_WORKER_GB))
+    workers = min(MAX_WORKERS, count_cores(), int(memory // MEMORY_PER_WORKER_GB))
     return workers if workers > 1 else 0  # 0: no workers, the plain serial run

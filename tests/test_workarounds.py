@@ -41,14 +41,19 @@ def test_distilabel_still_installs_rich_tracebacks_and_warns_at_import():
 
 
 # The data folder of one small pipeline, as the process that builds it sees it (the same name and steps every time).
-DATA_FOLDER = """
-import os, sys{imports}
+DATA_FOLDER = """{imports}
 from distilabel.pipeline import Pipeline
 from distilabel.steps import LoadDataFromDicts
 with Pipeline(name="kit-same-pipeline") as pipeline:
     LoadDataFromDicts(data=[{{"instruction": "Why is the sky blue?"}}])
 print(pipeline._cache_location["data"])
 """
+
+
+def read_env_without_pipeline_folder() -> dict:
+    """Return this environment without a chosen distilabel folder or its owner mark (a learner's fresh shell)."""
+    return {key: value for key, value in os.environ.items()
+            if key not in ("DISTILABEL_CACHE_DIR", workarounds.PIPELINE_FOLDER_OWNER_ENV)}
 
 
 def read_data_folder(imports: str = "", env: dict | None = None) -> str:
@@ -59,25 +64,23 @@ def read_data_folder(imports: str = "", env: dict | None = None) -> str:
     return result.stdout.strip().splitlines()[-1]
 
 
-def test_distilabel_still_gives_one_pipeline_one_folder_in_every_process(monkeypatch):
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("DISTILABEL_CACHE_DIR", workarounds.PIPELINE_FOLDER_OWNER_ENV)}
+def test_distilabel_still_gives_one_pipeline_one_folder_in_every_process():
+    env = read_env_without_pipeline_folder()
     first, second = read_data_folder(env=env), read_data_folder(env=env)
     assert first == second, "distilabel now separates concurrent runs: remove separate_pipeline_folders"
 
 
 def test_every_process_that_imports_helpers_has_its_own_pipeline_folder(tmp_path):
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("DISTILABEL_CACHE_DIR", workarounds.PIPELINE_FOLDER_OWNER_ENV)}
-    first, second = read_data_folder("\nimport helpers", env), read_data_folder("\nimport helpers", env)
+    env = read_env_without_pipeline_folder()
+    first, second = read_data_folder("import helpers", env), read_data_folder("import helpers", env)
     assert first != second
     assert not Path(first).parents[2].exists()  # removed when its process ended
     # A kernel started by a kit process (the grader, a test worker) gets its own folder, not its parent's.
     parent = {**env, "DISTILABEL_CACHE_DIR": str(tmp_path / "parent"), workarounds.PIPELINE_FOLDER_OWNER_ENV: "1"}
-    assert not read_data_folder("\nimport helpers", parent).startswith(str(tmp_path))
+    assert not read_data_folder("import helpers", parent).startswith(str(tmp_path))
     # A folder the learner chose is kept.
     mine = {**env, "DISTILABEL_CACHE_DIR": str(tmp_path / "mine")}
-    assert read_data_folder("\nimport helpers", mine).startswith(str(tmp_path / "mine"))
+    assert read_data_folder("import helpers", mine).startswith(str(tmp_path / "mine"))
 
 
 def test_distilabel_still_greets_a_task_without_a_pipeline():

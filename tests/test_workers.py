@@ -27,6 +27,7 @@ Memory = namedtuple("Memory", "available")
 def test_workers_follow_cores_and_available_memory(monkeypatch, cores, available_gb, workers):
     monkeypatch.delenv("PYTEST_XDIST_AUTO_NUM_WORKERS", raising=False)
     monkeypatch.setattr(plan.os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
+    monkeypatch.setattr("psutil.cpu_count", lambda logical=True: cores)
     monkeypatch.setattr("psutil.virtual_memory", lambda: Memory(available_gb * 1e9))
     assert plan.pytest_xdist_auto_num_workers(None) == workers
 
